@@ -1,0 +1,83 @@
+// Package fsread is the seam between where bytes come from (an image, a
+// volume, a filesystem, a directory) and what snapscan looks for. Every
+// filesystem adapter is exposed as an FS: a read-only io/fs.FS whose
+// FileInfo.Sys() is a *Meta carrying the forensic metadata checks need.
+package fsread
+
+import (
+	"io/fs"
+	"time"
+)
+
+// ext4 inode flags (i_flags) that matter to an examiner. Only the
+// anti-removal pair is judged by checks; the raw value is kept for display.
+const (
+	FlagImmutable  uint32 = 0x10 // chattr +i
+	FlagAppendOnly uint32 = 0x20 // chattr +a
+)
+
+// Meta is the forensic stat of one directory entry. Fields a filesystem
+// does not record stay zero and the matching Has* flag says so, so that a
+// report never presents "uid 0" for an NTFS file whose owner is a SID.
+type Meta struct {
+	Name  string      // base name as stored on disk
+	Inode uint64      // ext inode number or NTFS MFT entry number
+	Mode  fs.FileMode // type bits plus permission, setuid, setgid, sticky
+	Size  int64
+	Nlink uint32
+
+	HasOwner bool
+	UID, GID uint32
+
+	// Times are UTC; a zero time means the filesystem keeps no such stamp.
+	Mtime, Atime, Ctime, Btime time.Time
+
+	// Flags holds ext2/3/4 i_flags. Attributes holds NTFS file attributes
+	// ($STANDARD_INFORMATION). Each is zero on the other filesystem.
+	Flags      uint32
+	Attributes uint32
+
+	LinkTarget string // for symlinks, the stored target, not resolved
+}
+
+// Immutable reports the ext4 immutable flag (chattr +i).
+func (m *Meta) Immutable() bool { return m.Flags&FlagImmutable != 0 }
+
+// AppendOnly reports the ext4 append-only flag (chattr +a).
+func (m *Meta) AppendOnly() bool { return m.Flags&FlagAppendOnly != 0 }
+
+// FlagNames lists the anti-removal flags set, for display.
+func (m *Meta) FlagNames() []string {
+	var out []string
+	if m.Immutable() {
+		out = append(out, "immutable")
+	}
+	if m.AppendOnly() {
+		out = append(out, "append-only")
+	}
+	return out
+}
+
+// Info adapts a Meta to fs.FileInfo and fs.DirEntry.
+func (m *Meta) Info() fs.FileInfo { return fileInfo{m} }
+
+type fileInfo struct{ m *Meta }
+
+func (fi fileInfo) Name() string               { return fi.m.Name }
+func (fi fileInfo) Size() int64                { return fi.m.Size }
+func (fi fileInfo) Mode() fs.FileMode          { return fi.m.Mode }
+func (fi fileInfo) ModTime() time.Time         { return fi.m.Mtime }
+func (fi fileInfo) IsDir() bool                { return fi.m.Mode.IsDir() }
+func (fi fileInfo) Sys() any                   { return fi.m }
+func (fi fileInfo) Type() fs.FileMode          { return fi.m.Mode.Type() }
+func (fi fileInfo) Info() (fs.FileInfo, error) { return fi, nil }
+func (fi fileInfo) String() string             { return fs.FormatFileInfo(fi) }
+
+// MetaOf returns the forensic metadata behind a FileInfo from any snapscan
+// FS. For a FileInfo from elsewhere it returns what the interface offers.
+func MetaOf(fi fs.FileInfo) *Meta {
+	if m, ok := fi.Sys().(*Meta); ok {
+		return m
+	}
+	return &Meta{Name: fi.Name(), Mode: fi.Mode(), Size: fi.Size(), Mtime: fi.ModTime()}
+}
