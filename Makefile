@@ -1,0 +1,55 @@
+# snapscan — see README.md. `make demo` scans a bundled image; `make test` runs the tests.
+GO      ?= go
+BIN     := bin/snapscan
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+IMAGES  := testdata/images
+OUT     := $(IMAGES)/out
+FUZZTIME ?= 20s
+
+.PHONY: all deps build test test-race bench fuzz lint testdata demo images clean
+
+all: build
+
+deps:
+	@scripts/deps.sh test
+
+build:
+	@scripts/deps.sh build
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/snapscan
+
+# The default test run: every package, the race detector on the packages
+# that read concurrently. Fuzzing and benchmarks are separate targets.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -race -timeout 30m ./fsread/... ./scanner/...
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./fsread/... ./scanner/...
+	@[ ! -x scripts/bench.sh ] || scripts/bench.sh
+
+# Each fuzz target for FUZZTIME (CI uses a short budget; raise it locally).
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZTIME)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }
+	$(GO) vet ./...
+
+# Rebuilds the committed test images with real tools (needs root).
+testdata:
+	bash $(IMAGES)/make.sh
+
+# Decompressed copies of the committed images, for running the CLI on them.
+images: $(patsubst $(IMAGES)/%.gz,$(OUT)/%,$(wildcard $(IMAGES)/*.gz))
+$(OUT)/%: $(IMAGES)/%.gz
+	@mkdir -p $(OUT)
+	gzip -dc $< > $@.tmp && chmod 0444 $@.tmp && mv -f $@.tmp $@
+
+demo: build images
+	$(BIN) inspect $(OUT)/linux-infected.img
+	$(BIN) scan $(OUT)/linux-infected.img || [ $$? -eq 1 ]
+
+clean:
+	rm -rf bin $(OUT)

@@ -1,0 +1,61 @@
+package fsread_test
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/snapscan/snapscan/fsread"
+	"github.com/snapscan/snapscan/fsread/dirfs"
+)
+
+func TestMountComposesVolumesAndResolvesLinksAcrossThem(t *testing.T) {
+	rootDir, homeDir := t.TempDir(), t.TempDir()
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(rootDir, "etc/passwd"), "root:x:0:0::/root:/bin/sh\n")
+	write(filepath.Join(rootDir, "home/.hidden-under-mount"), "shadowed by the mount")
+	write(filepath.Join(homeDir, "alice/.ssh/authorized_keys"), "ssh-ed25519 AAAA alice\n")
+	if err := os.Symlink("/etc/passwd", filepath.Join(homeDir, "alice/pw")); err != nil {
+		t.Fatal(err)
+	}
+	root, _ := dirfs.New(rootDir)
+	home, _ := dirfs.New(homeDir)
+	fsys := fsread.Mount(root, map[string]fsread.FS{"/home": home})
+
+	for _, tc := range []struct{ path, want string }{
+		{"home/alice/.ssh/authorized_keys", "ssh-ed25519 AAAA alice\n"},
+		{"home/alice/pw", "root:x:0:0::/root:/bin/sh\n"}, // link on /home to the root volume
+		{"etc/passwd", "root:x:0:0::/root:/bin/sh\n"},
+	} {
+		got, err := fs.ReadFile(fsys, tc.path)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("%s: %q %v, want %q", tc.path, got, err, tc.want)
+		}
+	}
+	if _, err := fs.Stat(fsys, "home/.hidden-under-mount"); err == nil {
+		t.Error("a file under the mount point on the root volume is visible through the mount")
+	}
+	ents, err := fs.ReadDir(fsys, "home")
+	if err != nil || len(ents) != 1 || ents[0].Name() != "alice" {
+		t.Fatalf("home listing: %v %v", ents, err)
+	}
+	var walked []string
+	fsread.Walk(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			walked = append(walked, p)
+		}
+		return nil
+	})
+	if len(walked) != 2 {
+		t.Errorf("walk saw %v, want etc/passwd and the authorized_keys", walked)
+	}
+}

@@ -1,0 +1,177 @@
+package partition
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sfdisk reads GPT and MBR (with logical partitions) independently of us.
+type sfdiskDump struct {
+	PartitionTable struct {
+		Label      string `json:"label"`
+		ID         string `json:"id"`
+		SectorSize int    `json:"sectorsize"`
+		Partitions []struct {
+			Node  string `json:"node"`
+			Start int64  `json:"start"`
+			Size  int64  `json:"size"`
+			Type  string `json:"type"`
+			UUID  string `json:"uuid"`
+			Name  string `json:"name"`
+		} `json:"partitions"`
+	} `json:"partitiontable"`
+}
+
+func sfdiskJSON(t *testing.T, path string) sfdiskDump {
+	t.Helper()
+	out, err := exec.Command("sfdisk", "-J", path).Output()
+	if err != nil {
+		t.Fatalf("sfdisk -J: %v", err)
+	}
+	var d sfdiskDump
+	if err := json.Unmarshal(out, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func makeDisk(t *testing.T, size int64, script string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "disk.img")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(size)
+	f.Close()
+	cmd := exec.Command("sfdisk", "-q", p)
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sfdisk: %v\n%s", err, out)
+	}
+	return p
+}
+
+func TestReadAgreesWithSfdisk(t *testing.T) {
+	if _, err := exec.LookPath("sfdisk"); err != nil {
+		t.Skip("sfdisk not installed: no independent partition reader to compare with")
+	}
+	cases := []struct {
+		name, script, scheme string
+	}{
+		{"gpt", "label: gpt\nsize=4M, type=U, name=EFI\nsize=8M, type=L, name=root\ntype=S, name=swap\n", "gpt"},
+		{"mbr primaries", "label: dos\n,4M,83,*\n,4M,82\n,,7\n", "mbr"},
+		{"mbr logical", "label: dos\n,4M,83\n,,5\n,3M,83\n,3M,8e\n,,b\n", "mbr"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := makeDisk(t, 32<<20, tc.script)
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			st, _ := f.Stat()
+			tab, err := Read(f, st.Size())
+			if err != nil {
+				t.Fatal(err)
+			}
+			oracle := sfdiskJSON(t, p)
+			if tab.Scheme != tc.scheme {
+				t.Errorf("scheme %q, want %q", tab.Scheme, tc.scheme)
+			}
+			var want []Partition
+			for _, op := range oracle.PartitionTable.Partitions {
+				if tc.scheme == "mbr" && (op.Type == "5" || op.Type == "f" || op.Type == "85") {
+					continue // the extended container; its logicals are listed
+				}
+				want = append(want, Partition{Start: op.Start * 512, Size: op.Size * 512, Name: op.Name, GUID: strings.ToLower(op.UUID)})
+			}
+			if len(tab.Partitions) != len(want) {
+				t.Fatalf("%d partitions, sfdisk lists %d: %+v", len(tab.Partitions), len(want), tab.Partitions)
+			}
+			for i, p := range tab.Partitions {
+				w := want[i]
+				if p.Start != w.Start || p.Size != w.Size || p.Name != w.Name || (tc.scheme == "gpt" && p.GUID != w.GUID) {
+					t.Errorf("partition %d: got %+v, sfdisk %+v", i, p, w)
+				}
+			}
+			if tc.name == "mbr logical" && tab.Partitions[2].Index != 6 {
+				t.Errorf("second logical partition numbered %d, want 6 as Linux numbers it", tab.Partitions[2].Index)
+			}
+		})
+	}
+}
+
+func TestExternalExtendedPartition(t *testing.T) {
+	p := filepath.Join("..", "..", "..", "shared", "external", "images", "dfvfs", "mbr.raw")
+	f, err := os.Open(p)
+	if err != nil {
+		t.Skipf("external test image absent (%v)", err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	tab, err := Read(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// mmls (LISTING.txt): Linux at sector 1 (350 sectors), extended at 351,
+	// logical Linux at 352 (2528 sectors).
+	if len(tab.Partitions) != 2 || tab.Partitions[1].Start != 352*512 || tab.Partitions[1].Size != 2528*512 || tab.Partitions[1].Index != 5 {
+		t.Fatalf("got %+v", tab.Partitions)
+	}
+}
+
+func TestTruncatedAndGarbageTables(t *testing.T) {
+	if _, err := exec.LookPath("sfdisk"); err != nil {
+		t.Skip("sfdisk not installed")
+	}
+	p := makeDisk(t, 32<<20, "label: gpt\n,4M,L\n,,L\n")
+	data, _ := os.ReadFile(p)
+	half := data[:16<<20]
+	tab, err := Read(bytes.NewReader(half), int64(len(half)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Warnings) == 0 || tab.Partitions[1].Size >= 28<<20 {
+		t.Errorf("truncated disk: no warning or partition not clipped: %+v", tab)
+	}
+	garbage := make([]byte, 1<<20)
+	rand.New(rand.NewSource(1)).Read(garbage[:512])
+	garbage[510], garbage[511] = 0x55, 0xAA
+	if tab, err := Read(bytes.NewReader(garbage), int64(len(garbage))); err == nil {
+		for _, p := range tab.Partitions {
+			if p.Start+p.Size > int64(len(garbage)) {
+				t.Errorf("garbage table yielded a partition beyond the disk: %+v", p)
+			}
+		}
+	}
+}
+
+func FuzzRead(f *testing.F) {
+	mbr := make([]byte, 4096)
+	mbr[510], mbr[511] = 0x55, 0xAA
+	mbr[446+4], mbr[446+8], mbr[446+12] = 0x05, 1, 4
+	f.Add(mbr)
+	gpt := make([]byte, 8192)
+	copy(gpt[512:], "EFI PART")
+	f.Add(gpt)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tab, err := Read(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return
+		}
+		for _, p := range tab.Partitions {
+			// A partition past the end is kept, with size 0 and a warning.
+			if p.Start < 0 || p.Size < 0 || (p.Size > 0 && p.Start+p.Size > int64(len(data))) {
+				t.Fatalf("partition outside the disk: %+v", p)
+			}
+		}
+	})
+}

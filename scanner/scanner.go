@@ -1,0 +1,302 @@
+// Package scanner runs one scan: it opens the image, finds the OS roots on
+// its volumes (composing each Linux root with the volumes its fstab mounts),
+// runs every check in parallel, runs the content sweep over every readable
+// volume, and collects findings, inventory and errors into a report.
+package scanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/snapscan/snapscan/fsread"
+	"github.com/snapscan/snapscan/fsread/dirfs"
+	"github.com/snapscan/snapscan/fsread/image"
+	"github.com/snapscan/snapscan/report"
+	"github.com/snapscan/snapscan/scanner/check"
+)
+
+// Options configure a scan.
+type Options struct {
+	Checks []check.Check
+	// Sweep, when set, is run over every readable volume.
+	Sweep Sweeper
+	// Workers bounds how many checks run at once (default: 2 × cores;
+	// checks are small reads, mostly waiting on I/O).
+	Workers int
+	Version string
+}
+
+// Sweeper is the content sweep over one volume.
+type Sweeper interface {
+	Sweep(ctx context.Context, fsys fsread.FS, volume string) SweepResult
+}
+
+// SweepResult is what a sweep of one volume produced.
+type SweepResult struct {
+	Findings     []report.Finding
+	Skipped      []report.Skipped
+	Errors       []report.ScanError
+	Files, Bytes int64
+}
+
+// ScanImage scans one image file. It always returns a report: an image that
+// cannot be opened is a report with no volume scanned and the reason.
+func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
+	r := newReport(path, opts)
+	img, err := image.Open(path)
+	if err != nil {
+		r.Errors = append(r.Errors, report.ScanError{Stage: "open", Error: err.Error()})
+		return finish(r)
+	}
+	defer img.Close()
+	r.Container, r.ImageSize = img.Container, img.Size
+	for _, w := range img.Warnings {
+		r.Errors = append(r.Errors, report.ScanError{Stage: "partition", Error: w})
+	}
+
+	var vols []*openVolume
+	for _, v := range img.Volumes {
+		rv := report.Volume{
+			Name: v.Name, Index: v.Index, Start: v.Start, Size: v.Size,
+			Filesystem: string(v.Detect.Kind), Label: v.Detect.Label, UUID: v.Detect.UUID, Reason: v.Reason,
+		}
+		if v.Part != nil {
+			rv.PartType, rv.PartName = v.Part.Type, v.Part.Name
+			if v.Part.TypeName != "" {
+				rv.PartType += " (" + v.Part.TypeName + ")"
+			}
+		}
+		if v.Scannable {
+			if fsys, err := v.FS(); err != nil {
+				rv.Reason = err.Error()
+				r.Errors = append(r.Errors, report.ScanError{Volume: v.Name, Stage: "filesystem", Error: err.Error()})
+			} else {
+				rv.Scanned = true
+				vols = append(vols, &openVolume{vol: v, fsys: fsys, os: image.LooksLikeRoot(fsys)})
+			}
+		}
+		r.Volumes = append(r.Volumes, rv)
+	}
+
+	var targets []*check.Target
+	for _, ov := range vols {
+		if ov.os == "" {
+			continue
+		}
+		t := &check.Target{FS: ov.fsys, Volume: ov.vol.Name, OS: ov.os}
+		rt := report.Target{OS: ov.os, Volume: ov.vol.Name, Name: prettyName(ov.fsys, ov.os)}
+		if ov.os == "linux" {
+			mounts, notes := linuxMounts(ov, vols)
+			if len(mounts) > 0 {
+				m := map[string]fsread.FS{}
+				rt.Mounts = map[string]string{}
+				for mp, mv := range mounts {
+					m[mp], rt.Mounts[mp] = mv.fsys, mv.vol.Name
+				}
+				t.FS = fsread.Mount(ov.fsys, m)
+			}
+			rt.Comment = strings.Join(notes, "; ")
+		}
+		targets = append(targets, t)
+		r.Targets = append(r.Targets, rt)
+	}
+	sweepFS := make([]sweepUnit, 0, len(vols))
+	for _, ov := range vols {
+		sweepFS = append(sweepFS, sweepUnit{ov.fsys, ov.vol.Name})
+	}
+	run(ctx, r, targets, sweepFS, opts)
+	return finish(r)
+}
+
+// ScanDir scans a directory tree as one OS root (a mounted or extracted
+// image). The OS is detected as on an image; osHint overrides it.
+func ScanDir(ctx context.Context, dir, osHint string, opts Options) *report.Report {
+	r := newReport(dir, opts)
+	r.Container = "directory"
+	fsys, err := dirfs.New(dir)
+	if err != nil {
+		r.Errors = append(r.Errors, report.ScanError{Stage: "open", Error: err.Error()})
+		return finish(r)
+	}
+	name := filepath.Base(filepath.Clean(dir))
+	osName := osHint
+	if osName == "" {
+		osName = image.LooksLikeRoot(fsys)
+	}
+	r.Volumes = []report.Volume{{Name: name, Filesystem: "directory", Scanned: true}}
+	var targets []*check.Target
+	if osName != "" {
+		targets = append(targets, &check.Target{FS: fsys, Volume: name, OS: osName})
+		r.Targets = append(r.Targets, report.Target{OS: osName, Volume: name, Name: prettyName(fsys, osName)})
+	}
+	run(ctx, r, targets, []sweepUnit{{fsys, name}}, opts)
+	return finish(r)
+}
+
+type sweepUnit struct {
+	fsys fsread.FS
+	name string
+}
+
+func newReport(path string, opts Options) *report.Report {
+	return &report.Report{
+		Schema: report.SchemaVersion, Tool: "snapscan", Version: opts.Version,
+		Image: path, Started: time.Now().UTC(),
+		Volumes: []report.Volume{}, Targets: []report.Target{}, Findings: []report.Finding{}, Errors: []report.ScanError{},
+	}
+}
+
+func finish(r *report.Report) *report.Report {
+	r.Duration = time.Since(r.Started).Seconds()
+	if len(r.Targets) == 0 && len(r.Errors) == 0 && anyScanned(r) {
+		r.Errors = append(r.Errors, report.ScanError{Stage: "targets", Error: "no operating-system root found on any volume: persistence checks did not run, only the content sweep"})
+	}
+	return r
+}
+
+func anyScanned(r *report.Report) bool {
+	for _, v := range r.Volumes {
+		if v.Scanned {
+			return true
+		}
+	}
+	return false
+}
+
+// run executes checks and sweeps concurrently and merges their output.
+func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps []sweepUnit, opts Options) {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = 2 * runtime.GOMAXPROCS(0)
+	}
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, workers)
+		sink = &collector{r: r, mu: &mu}
+	)
+	for i, t := range targets {
+		for _, c := range opts.Checks {
+			if c.OS() != t.OS {
+				continue
+			}
+			r.Targets[i].Checks = append(r.Targets[i].Checks, c.Name())
+			wg.Add(1)
+			go func(t *check.Target, c check.Check) {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				runCheck(ctx, t, c, sink.forCheck(c.Name(), t.Volume))
+			}(t, c)
+		}
+	}
+	if opts.Sweep != nil {
+		for _, s := range sweeps {
+			wg.Add(1)
+			go func(s sweepUnit) {
+				defer wg.Done()
+				res := opts.Sweep.Sweep(ctx, s.fsys, s.name)
+				mu.Lock()
+				defer mu.Unlock()
+				r.Findings = append(r.Findings, res.Findings...)
+				r.Skipped = append(r.Skipped, res.Skipped...)
+				r.Errors = append(r.Errors, res.Errors...)
+				r.Stats.FilesSwept += res.Files
+				r.Stats.BytesSwept += res.Bytes
+				r.Stats.FilesSkipped += int64(len(res.Skipped))
+			}(s)
+		}
+	}
+	wg.Wait()
+	for i := range r.Targets {
+		sort.Strings(r.Targets[i].Checks)
+	}
+}
+
+// runCheck contains a check's panic: one broken check, or one hostile file
+// that trips it, costs that check's results, not the scan.
+func runCheck(ctx context.Context, t *check.Target, c check.Check, sink *checkSink) {
+	defer func() {
+		if p := recover(); p != nil {
+			sink.Error("", fmt.Errorf("check panicked: %v\n%s", p, debug.Stack()))
+		}
+	}()
+	if err := c.Run(ctx, t, sink); err != nil {
+		sink.Error("", err)
+	}
+}
+
+type collector struct {
+	r  *report.Report
+	mu *sync.Mutex
+}
+
+func (c *collector) forCheck(name, volume string) *checkSink {
+	return &checkSink{c: c, check: name, volume: volume}
+}
+
+// checkSink stamps what a check reports with the check's name and volume.
+type checkSink struct {
+	c      *collector
+	check  string
+	volume string
+}
+
+func (s *checkSink) Finding(f report.Finding) {
+	if f.Check == "" {
+		f.Check = s.check
+	}
+	if f.Evidence.Volume == "" {
+		f.Evidence.Volume = s.volume
+	}
+	s.c.mu.Lock()
+	s.c.r.Findings = append(s.c.r.Findings, f)
+	s.c.mu.Unlock()
+}
+
+func (s *checkSink) Inventory(it report.InventoryItem) {
+	if it.Volume == "" {
+		it.Volume = s.volume
+	}
+	s.c.mu.Lock()
+	s.c.r.Inventory = append(s.c.r.Inventory, it)
+	s.c.mu.Unlock()
+}
+
+func (s *checkSink) Error(path string, err error) {
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	e := report.ScanError{Volume: s.volume, Path: path, Stage: "check:" + s.check, Error: err.Error()}
+	s.c.mu.Lock()
+	s.c.r.Errors = append(s.c.r.Errors, e)
+	s.c.mu.Unlock()
+}
+
+// prettyName reads the distribution or product name for the report header.
+func prettyName(fsys fsread.FS, osKind string) string {
+	if osKind != "linux" {
+		return ""
+	}
+	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
+				return strings.Trim(strings.TrimSpace(v), `"'`)
+			}
+		}
+	}
+	return ""
+}
