@@ -1,0 +1,146 @@
+package report
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+)
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func readDoc(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestFinalizeOrder(t *testing.T) {
+	r := &Report{Findings: []Finding{
+		{Rule: "b", Severity: Low, Evidence: Evidence{Volume: "v1", Path: "/a", Line: 1}},
+		{Rule: "a", Severity: Critical, Evidence: Evidence{Volume: "v2", Path: "/a", Line: 1}},
+		{Rule: "z", Severity: Critical, Evidence: Evidence{Volume: "v1", Path: "/b", Line: 10}},
+		{Rule: "a", Severity: Critical, Evidence: Evidence{Volume: "v1", Path: "/b", Line: 2}},
+		{Rule: "b", Severity: Critical, Evidence: Evidence{Volume: "v1", Path: "/b", Line: 2}},
+		{Rule: "a", Severity: Info, Evidence: Evidence{Volume: "v0", Path: "/"}},
+	}}
+	Finalize(r)
+	var got []string
+	for _, f := range r.Findings {
+		got = append(got, f.Severity.String()+" "+f.Evidence.Volume+":"+f.Evidence.Path+":"+itoa(f.Evidence.Line)+" "+f.Rule)
+	}
+	want := []string{
+		"critical v1:/b:2 a",
+		"critical v1:/b:2 b",
+		"critical v1:/b:10 z", // lines compare as numbers
+		"critical v2:/a:1 a",
+		"low v1:/a:1 b",
+		"info v0:/:0 a",
+	}
+	for i := range want {
+		if i >= len(got) || got[i] != want[i] {
+			t.Fatalf("order:\n got %q\nwant %q", got, want)
+		}
+	}
+	if r.Stats.BySeverity["critical"] != 4 || r.Stats.BySeverity["low"] != 1 || r.Stats.BySeverity["high"] != 0 {
+		t.Errorf("BySeverity %v", r.Stats.BySeverity)
+	}
+}
+
+func TestFinalizeDedupeAndIDs(t *testing.T) {
+	mk := func(sev Severity, key, yara string) Finding {
+		f := Finding{Rule: "yara.miner", Severity: sev, Evidence: Evidence{Volume: "v", Path: "/x", Key: key}}
+		if yara != "" {
+			f.Matches = []RuleMatch{{Rule: yara}}
+		}
+		return f
+	}
+	r := &Report{Findings: []Finding{
+		mk(Medium, "", "A"),
+		mk(High, "", "B"), // same id, more severe: kept, with A merged in
+		mk(High, "", "B"), // exact duplicate
+		mk(High, "other-key", ""),
+		{ID: "SNAP-preset00000", Rule: "keep", Severity: Low}, // preset ids are kept
+	}}
+	Finalize(r)
+	if len(r.Findings) != 3 {
+		t.Fatalf("%d findings after dedupe, want 3: %+v", len(r.Findings), r.Findings)
+	}
+	first := r.Findings[0]
+	if first.Severity != High || len(first.Matches) != 2 || first.Matches[0].Rule != "A" || first.Matches[1].Rule != "B" {
+		t.Errorf("merged finding %+v: want high with YARA matches A and B, sorted", first)
+	}
+	if first.ID != FindingID(&first) || first.ID == r.Findings[1].ID {
+		t.Errorf("ids %q %q: want FindingID values that differ by key", first.ID, r.Findings[1].ID)
+	}
+	if r.Findings[2].ID != "SNAP-preset00000" {
+		t.Errorf("preset id replaced by %q", r.Findings[2].ID)
+	}
+	// The id depends on rule, volume, path, line and key, and on nothing else.
+	a := Finding{Rule: "r", Title: "one", Severity: Low, Evidence: Evidence{Volume: "v", Path: "/p", Line: 3, Match: "x"}}
+	b := a
+	b.Title, b.Severity, b.Evidence.Match = "two", Critical, "y"
+	if FindingID(&a) != FindingID(&b) {
+		t.Error("FindingID depends on title, severity or match")
+	}
+	for _, change := range []func(*Finding){
+		func(f *Finding) { f.Rule = "s" },
+		func(f *Finding) { f.Evidence.Volume = "w" },
+		func(f *Finding) { f.Evidence.Path = "/q" },
+		func(f *Finding) { f.Evidence.Line = 4 },
+		func(f *Finding) { f.Evidence.Key = "k" },
+	} {
+		c := a
+		change(&c)
+		if FindingID(&c) == FindingID(&a) {
+			t.Errorf("FindingID ignores a change: %+v", c)
+		}
+	}
+}
+
+// TestFinalizeDeterministic: whatever order parallel checks deliver things
+// in, the finalized report renders to the same bytes.
+func TestFinalizeDeterministic(t *testing.T) {
+	render := func(r *Report) []byte {
+		Finalize(r)
+		var buf bytes.Buffer
+		if err := WriteJSON(&buf, r); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	want := render(sampleReport())
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 20 {
+		r := sampleReport()
+		rng.Shuffle(len(r.Findings), func(i, j int) { r.Findings[i], r.Findings[j] = r.Findings[j], r.Findings[i] })
+		rng.Shuffle(len(r.Errors), func(i, j int) { r.Errors[i], r.Errors[j] = r.Errors[j], r.Errors[i] })
+		rng.Shuffle(len(r.Inventory), func(i, j int) { r.Inventory[i], r.Inventory[j] = r.Inventory[j], r.Inventory[i] })
+		rng.Shuffle(len(r.Skipped), func(i, j int) { r.Skipped[i], r.Skipped[j] = r.Skipped[j], r.Skipped[i] })
+		if got := render(r); !bytes.Equal(got, want) {
+			t.Fatalf("shuffle %d renders differently: %s", i, firstDiff(want, got))
+		}
+	}
+	// Finalize is idempotent.
+	r := sampleReport()
+	once := render(r)
+	if twice := render(r); !bytes.Equal(once, twice) {
+		t.Errorf("second Finalize changed the report: %s", firstDiff(once, twice))
+	}
+}
+
+func TestFinalizeCounts(t *testing.T) {
+	r := sampleReport()
+	r.Stats.FilesSkipped = 0 // the scanner forgot to count
+	Finalize(r)
+	if r.Stats.FilesSkipped != int64(len(r.Skipped)) {
+		t.Errorf("FilesSkipped %d, want at least the %d listed", r.Stats.FilesSkipped, len(r.Skipped))
+	}
+	if len(r.Errors) != 2 {
+		t.Errorf("%d errors, want the duplicate dropped", len(r.Errors))
+	}
+}

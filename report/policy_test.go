@@ -1,0 +1,110 @@
+package report
+
+import (
+	"strings"
+	"testing"
+)
+
+func withFindings(sevs ...Severity) *Report {
+	r := &Report{Volumes: []Volume{{Name: "d@1", Scanned: true}}}
+	for i, s := range sevs {
+		r.Findings = append(r.Findings, Finding{Rule: "r", Severity: s, Evidence: Evidence{Volume: "d@1", Path: "/f", Line: i + 1}})
+	}
+	return r
+}
+
+func TestExitCode(t *testing.T) {
+	openFailed := func() *Report {
+		return &Report{Errors: []ScanError{{Stage: "open", Error: "unsupported container"}}}
+	}
+	noneScanned := func() *Report {
+		return &Report{Volumes: []Volume{{Name: "d@1", Scanned: false, Reason: "unknown filesystem"}, {Name: "d@2", Reason: "encrypted"}}}
+	}
+	nothingFound := func() *Report { return &Report{} }
+	partial := func() *Report {
+		r := withFindings(Low)
+		r.Volumes = append(r.Volumes, Volume{Name: "d@2", Reason: "encrypted"})
+		r.Errors = []ScanError{{Volume: "d@1", Path: "/etc/shadow", Stage: "check:accounts", Error: "bad inode"}}
+		return r
+	}
+	dirScan := func() *Report { return &Report{Targets: []Target{{OS: "linux", Volume: "dir"}}} }
+
+	for _, tc := range []struct {
+		name   string
+		report *Report
+		policy Policy
+		want   int
+	}{
+		{"clean, default policy", withFindings(), DefaultPolicy(), ExitClean},
+		{"critical finding, no --exit-code", withFindings(Critical), DefaultPolicy(), ExitClean},
+		{"critical finding, --exit-code 1", withFindings(Critical), Policy{FailOn: Medium, FindingsCode: 1}, 1},
+		{"medium finding at threshold", withFindings(Medium), Policy{FailOn: Medium, FindingsCode: 1}, 1},
+		{"low finding below threshold", withFindings(Low, Info), Policy{FailOn: Medium, FindingsCode: 1}, ExitClean},
+		{"low finding, threshold low", withFindings(Low), Policy{FailOn: Low, FindingsCode: 1}, 1},
+		{"info finding, threshold info", withFindings(Info), Policy{FailOn: Info, FindingsCode: 1}, 1},
+		{"custom exit code", withFindings(High), Policy{FailOn: High, FindingsCode: 42}, 42},
+		{"high below critical threshold", withFindings(High), Policy{FailOn: Critical, FindingsCode: 1}, ExitClean},
+		{"image not opened", openFailed(), DefaultPolicy(), ExitIncomplete},
+		{"image not opened, zero policy still fails", openFailed(), Policy{}, ExitIncomplete},
+		{"image not opened, custom incomplete code", openFailed(), Policy{IncompleteCode: 7}, 7},
+		{"no volume scanned", noneScanned(), Policy{FindingsCode: 1}, ExitIncomplete},
+		{"nothing found at all", nothingFound(), DefaultPolicy(), ExitIncomplete},
+		{"partly scanned with errors is not incomplete", partial(), Policy{FailOn: Medium, FindingsCode: 1}, ExitClean},
+		{"directory scan without volumes", dirScan(), DefaultPolicy(), ExitClean},
+		{"findings win over incomplete", func() *Report {
+			r := withFindings(Critical)
+			r.Errors = []ScanError{{Stage: "open", Error: "x"}}
+			return r
+		}(), Policy{FailOn: Medium, FindingsCode: 1}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ExitCode(tc.report, tc.policy); got != tc.want {
+				t.Errorf("ExitCode = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestExitCodesDistinct(t *testing.T) {
+	codes := []int{ExitClean, ExitFindings, ExitUsage, ExitIncomplete, ExitError}
+	seen := map[int]bool{}
+	for _, c := range codes {
+		if seen[c] {
+			t.Errorf("exit code %d used twice", c)
+		}
+		seen[c] = true
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	withErrors := withFindings(High, Medium, Low)
+	withErrors.Errors = []ScanError{{Stage: "sweep", Error: "a"}}
+	for _, tc := range []struct {
+		name   string
+		report *Report
+		want   string
+	}{
+		{"clean", withFindings(), "clean"},
+		{"only low and info is clean", withFindings(Low, Info), "clean"},
+		{"one medium", withFindings(Medium), "at risk: 1 finding of medium or worse"},
+		{"risk and errors", withErrors, "at risk: 2 findings of medium or worse; incomplete: 1 error"},
+		{"could not open", &Report{Errors: []ScanError{{Stage: "open", Error: "no such file"}}}, "could not scan: the image could not be opened: no such file; incomplete: 1 error"},
+	} {
+		if got := Verdict(tc.report); got != tc.want {
+			t.Errorf("%s: Verdict = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestExitCodesDocumented(t *testing.T) {
+	doc := readDoc(t, "../docs/exit-codes.md")
+	for _, c := range []struct {
+		code int
+		name string
+	}{{ExitClean, "ExitClean"}, {ExitFindings, "ExitFindings"}, {ExitUsage, "ExitUsage"}, {ExitIncomplete, "ExitIncomplete"}, {ExitError, "ExitError"}} {
+		row := "| " + itoa(c.code) + " | `" + c.name + "`"
+		if !strings.Contains(doc, row) {
+			t.Errorf("docs/exit-codes.md has no row %q", row)
+		}
+	}
+}

@@ -1,0 +1,573 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// The table is for an analyst at a terminal. Its order follows the
+// questions they ask: what was scanned (and what was not), what was found
+// (worst first, one line each), the evidence for each finding, what could
+// not be read, and the verdict. Everything from the image goes through
+// clean() before it is printed, and every line fits in WriteOptions.Width.
+
+// maxMatch caps how much of a matching line the table shows; the JSON
+// report has all of it.
+const maxMatch = 240
+
+// maxCellText caps any table cell: an error message or inventory line from
+// a hostile image can be megabytes. The JSON report has the full text.
+const maxCellText = 2000
+
+// maxYARAStrings caps the matched strings shown per YARA rule.
+const maxYARAStrings = 5
+
+// WriteTable writes the human-readable report.
+func WriteTable(w io.Writer, r *Report, opts WriteOptions) error {
+	width := opts.Width
+	if width == 0 {
+		width = DefaultWidth
+	}
+	width = max(width, MinWidth)
+	bw := bufio.NewWriter(w)
+	t := &tableWriter{w: bw, width: width, r: prepared(r)}
+	t.header()
+	t.volumes()
+	t.targets()
+	t.findings()
+	t.evidence()
+	t.errors()
+	t.skipped()
+	if opts.Inventory {
+		t.inventory()
+	}
+	t.summary()
+	if t.err != nil {
+		return t.err
+	}
+	return bw.Flush()
+}
+
+type tableWriter struct {
+	w     *bufio.Writer
+	width int
+	r     *Report
+	err   error
+}
+
+func (t *tableWriter) printf(format string, args ...any) {
+	if t.err == nil {
+		_, t.err = fmt.Fprintf(t.w, format, args...)
+	}
+}
+
+// section starts a titled part of the report.
+func (t *tableWriter) section(title string) {
+	t.printf("\n%s\n", title)
+}
+
+// field prints "label  value", wrapping the value under itself.
+func (t *tableWriter) field(indent, labelWidth int, label, value string) {
+	pad := strings.Repeat(" ", indent)
+	valueWidth := t.width - indent - labelWidth - 1
+	gap := " "
+	if labelWidth == 0 && label == "" {
+		gap = ""
+		valueWidth++
+	}
+	for i, line := range wrap(value, valueWidth) {
+		if i == 0 {
+			t.printf("%s%-*s%s%s\n", pad, labelWidth, label, gap, line)
+		} else {
+			t.printf("%s%*s%s%s\n", pad, labelWidth, "", gap, line)
+		}
+	}
+}
+
+func (t *tableWriter) header() {
+	r := t.r
+	t.printf("%s\n", truncate(clean(fmt.Sprintf("%s %s · report schema %s", toolName(r), nonEmpty(r.Version, "(dev)"), r.Schema)), t.width))
+	t.field(0, 10, "Image", clean(r.Image))
+	var disk []string
+	if r.Container != "" {
+		disk = append(disk, clean(r.Container))
+	}
+	if r.ImageSize > 0 {
+		disk = append(disk, fmt.Sprintf("%s (%d bytes)", humanBytes(r.ImageSize), r.ImageSize))
+	}
+	if len(disk) > 0 {
+		t.field(0, 10, "Disk", strings.Join(disk, ", "))
+	}
+	if r.ImageSHA256 != "" {
+		t.field(0, 10, "SHA-256", clean(r.ImageSHA256))
+	}
+	when := "took " + seconds(r.Duration)
+	if !r.Started.IsZero() {
+		when = stamp(r.Started) + ", " + when
+	}
+	t.field(0, 10, "Scanned", when)
+	if r.Stats.FilesSwept > 0 || r.Stats.BytesSwept > 0 {
+		t.field(0, 10, "Swept", fmt.Sprintf("%s, %s", plural(int(r.Stats.FilesSwept), "file"), humanBytes(r.Stats.BytesSwept)))
+	}
+}
+
+func (t *tableWriter) volumes() {
+	r := t.r
+	scanned := 0
+	for _, v := range r.Volumes {
+		if v.Scanned {
+			scanned++
+		}
+	}
+	t.section(fmt.Sprintf("VOLUMES  %d of %d scanned", scanned, len(r.Volumes)))
+	if len(r.Volumes) == 0 {
+		t.printf("  none found\n")
+		return
+	}
+	rows := make([][]string, 0, len(r.Volumes))
+	for _, v := range r.Volumes {
+		status := "scanned"
+		if !v.Scanned {
+			status = "NOT SCANNED: " + nonEmpty(clean(v.Reason), "no reason given")
+		}
+		label := clean(v.Label)
+		if v.PartName != "" && v.PartName != v.Label {
+			label = strings.TrimSpace(label + " " + "(" + clean(v.PartName) + ")")
+		}
+		rows = append(rows, []string{clean(v.Name), nonEmpty(clean(v.Filesystem), "?"), humanBytes(v.Size), label, status})
+	}
+	t.table([]string{"VOLUME", "FS", "SIZE", "LABEL", "STATUS"}, rows, []int{8, 4, 8, 5, 16})
+}
+
+func (t *tableWriter) targets() {
+	r := t.r
+	t.section(fmt.Sprintf("TARGETS  %d found", len(r.Targets)))
+	if len(r.Targets) == 0 {
+		t.printf("  no operating system found: only the content sweep ran\n")
+		return
+	}
+	for _, tg := range r.Targets {
+		line := fmt.Sprintf("%s on %s, %s", clean(tg.OS), clean(tg.Volume), plural(len(tg.Checks), "check"))
+		if tg.Name != "" {
+			line = clean(tg.Name) + " — " + line
+		}
+		t.field(2, 0, "", line)
+		if len(tg.Mounts) > 0 {
+			var ms []string
+			for _, mp := range slices.Sorted(maps.Keys(tg.Mounts)) {
+				ms = append(ms, clean(mp)+" = "+clean(tg.Mounts[mp]))
+			}
+			t.field(4, 7, "mounts", strings.Join(ms, ", "))
+		}
+		if tg.Comment != "" {
+			t.field(4, 7, "note", clean(tg.Comment))
+		}
+	}
+}
+
+// bySeverity groups findings, most severe first, keeping their order.
+func bySeverity(fs []Finding) [][]int {
+	var groups [][]int
+	for s := Critical; s >= Info; s-- {
+		var g []int
+		for i, f := range fs {
+			if f.Severity == s {
+				g = append(g, i)
+			}
+		}
+		if len(g) > 0 {
+			groups = append(groups, g)
+		}
+	}
+	return groups
+}
+
+func (t *tableWriter) findings() {
+	r := t.r
+	t.section("FINDINGS  " + countsLine(r))
+	if len(r.Findings) == 0 {
+		t.printf("  none\n")
+	}
+	headers := []string{"#", "RULE / TITLE", "ATT&CK", "LOCATION", "FAMILY"}
+	rows := make([][]string, len(r.Findings))
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		title := clean(f.Rule)
+		if f.Title != "" {
+			title += "\n" + clean(f.Title)
+		}
+		rows[i] = []string{strconv.Itoa(i + 1), title, nonEmpty(clean(f.Technique), "-"), location(f), nonEmpty(clean(f.Family), "-")}
+	}
+	// One set of widths for all severity groups, so the tables line up.
+	widths := t.fit(headers, rows, []int{1, 12, 6, 12, 6})
+	// The evidence block below has every value in full: here a cell gets a
+	// few lines, enough to recognise the finding.
+	for _, row := range rows {
+		for c := range row {
+			row[c] = clip(wrap(row[c], widths[c]), maxCellLines, widths[c])
+		}
+	}
+	for _, g := range bySeverity(r.Findings) {
+		sev := r.Findings[g[0]].Severity
+		t.printf("\n%s (%d)\n", strings.ToUpper(sev.String()), len(g))
+		group := make([][]string, 0, len(g))
+		for _, i := range g {
+			group = append(group, rows[i])
+		}
+		t.render(headers, group, widths)
+	}
+	if r.Stats.FindingsHidden > 0 {
+		t.printf("  (%s below the --severity threshold not shown)\n", plural(r.Stats.FindingsHidden, "finding"))
+	}
+}
+
+// maxCellLines caps a cell of the findings table.
+const maxCellLines = 5
+
+// clip keeps at most n lines, marking the cut with an ellipsis.
+func clip(lines []string, n, w int) string {
+	if len(lines) > n {
+		lines = lines[:n]
+		last := lines[n-1]
+		if width(last) >= w {
+			last = truncate(last, w-1)
+			last = strings.TrimSuffix(last, "…")
+		}
+		lines[n-1] = last + "…"
+	}
+	return strings.Join(lines, "\n")
+}
+
+// location is where a finding points, as a person would type it.
+func location(f *Finding) string {
+	s := clean(f.Evidence.Path)
+	if f.Evidence.Line > 0 {
+		s += ":" + strconv.Itoa(f.Evidence.Line)
+	}
+	if f.Evidence.Key != "" {
+		s += "\n" + clean(f.Evidence.Key)
+	}
+	return s
+}
+
+func countsLine(r *Report) string {
+	counts := countBySeverity(r.Findings)
+	var parts []string
+	for s := Critical; s >= Info; s-- {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[s.String()], s))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (t *tableWriter) evidence() {
+	r := t.r
+	if len(r.Findings) == 0 {
+		return
+	}
+	t.section("EVIDENCE")
+	const ind, lw = 4, 10
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		head := fmt.Sprintf("[%d] %s  %s", i+1, strings.ToUpper(f.Severity.String()), clean(f.Rule))
+		if f.Title != "" {
+			head += " — " + clean(f.Title)
+		}
+		t.printf("\n")
+		t.field(0, 0, "", head)
+		t.field(ind, lw, "id", fmt.Sprintf("%s  (check %s)", clean(f.ID), nonEmpty(clean(f.Check), "?")))
+		where := clean(f.Evidence.Volume) + ":" + clean(f.Evidence.Path)
+		if f.Evidence.Line > 0 {
+			where += ":" + strconv.Itoa(f.Evidence.Line)
+		}
+		t.field(ind, lw, "where", where)
+		if f.Evidence.Key != "" {
+			t.field(ind, lw, "key", clean(f.Evidence.Key))
+		}
+		if f.Evidence.LinkTarget != "" {
+			t.field(ind, lw, "link to", clean(f.Evidence.LinkTarget))
+		}
+		if f.Evidence.Match != "" {
+			t.field(ind, lw, "match", truncate(clean(f.Evidence.Match), maxMatch))
+		}
+		technique := clean(f.Technique)
+		if f.TechniqueName != "" {
+			technique += " " + clean(f.TechniqueName)
+		}
+		t.field(ind, lw, "att&ck", nonEmpty(technique, "-"))
+		if f.Family != "" {
+			t.field(ind, lw, "family", clean(f.Family))
+		}
+		if f.Description != "" {
+			t.field(ind, lw, "why", clean(f.Description))
+		}
+		t.field(ind, lw, "file", fileLine(&f.Evidence))
+		if times := timesLine(&f.Evidence); times != "" {
+			t.field(ind, lw, "times", times)
+		}
+		if f.Evidence.SHA256 != "" {
+			t.field(ind, lw, "sha256", clean(f.Evidence.SHA256))
+		}
+		if f.Evidence.MD5 != "" {
+			t.field(ind, lw, "md5", clean(f.Evidence.MD5))
+		}
+		for _, m := range f.Matches {
+			t.field(ind, lw, "yara", yaraLine(m))
+		}
+		t.field(ind, lw, "fix", nonEmpty(clean(f.Remediation), "-"))
+	}
+}
+
+func fileLine(e *Evidence) string {
+	var parts []string
+	if e.Inode != 0 {
+		parts = append(parts, fmt.Sprintf("inode %d", e.Inode))
+	}
+	if e.UID != nil || e.GID != nil {
+		owner := func(p *uint32) string {
+			if p == nil {
+				return "?"
+			}
+			return strconv.FormatUint(uint64(*p), 10)
+		}
+		parts = append(parts, "owner "+owner(e.UID)+":"+owner(e.GID))
+	}
+	if e.Mode != "" {
+		parts = append(parts, clean(e.Mode))
+	}
+	parts = append(parts, humanBytes(e.Size))
+	if len(e.Flags) > 0 {
+		fl := make([]string, len(e.Flags))
+		for i, f := range e.Flags {
+			fl[i] = strings.ToUpper(clean(f))
+		}
+		parts = append(parts, strings.Join(fl, ","))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func timesLine(e *Evidence) string {
+	var parts []string
+	if e.Mtime != nil {
+		parts = append(parts, "modified "+stamp(*e.Mtime))
+	}
+	if e.Ctime != nil {
+		parts = append(parts, "changed "+stamp(*e.Ctime))
+	}
+	if e.Btime != nil {
+		parts = append(parts, "born "+stamp(*e.Btime))
+	}
+	if e.Atime != nil {
+		parts = append(parts, "accessed "+stamp(*e.Atime))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func yaraLine(m RuleMatch) string {
+	s := clean(m.Rule)
+	if len(m.Tags) > 0 {
+		s += " [" + clean(strings.Join(m.Tags, ",")) + "]"
+	}
+	if m.Source != "" {
+		s += " from " + clean(m.Source)
+	}
+	for i, sm := range m.Strings {
+		if i == maxYARAStrings {
+			s += fmt.Sprintf("; +%d more", len(m.Strings)-i)
+			break
+		}
+		s += fmt.Sprintf("; %s@0x%x %q", clean(sm.Name), sm.Offset, truncate(clean(sm.Data), 40))
+	}
+	return s
+}
+
+func (t *tableWriter) errors() {
+	r := t.r
+	t.section(fmt.Sprintf("NOT SCANNED / COULD NOT READ  %s", plural(len(r.Errors), "error")))
+	if len(r.Errors) == 0 {
+		t.printf("  none\n")
+		return
+	}
+	rows := make([][]string, 0, len(r.Errors))
+	for _, e := range r.Errors {
+		rows = append(rows, []string{nonEmpty(clean(e.Volume), "-"), clean(e.Stage), nonEmpty(clean(e.Path), "-"), clean(e.Error)})
+	}
+	t.table([]string{"VOLUME", "STAGE", "PATH", "ERROR"}, rows, []int{6, 6, 10, 12})
+}
+
+func (t *tableWriter) skipped() {
+	r := t.r
+	if r.Stats.FilesSkipped == 0 && len(r.Skipped) == 0 {
+		return
+	}
+	var by []string
+	for _, rc := range skippedByReason(r) {
+		by = append(by, fmt.Sprintf("%d %s", rc.count, clean(rc.reason)))
+	}
+	line := fmt.Sprintf("%d files not swept", r.Stats.FilesSkipped)
+	if len(by) > 0 {
+		line += ": " + strings.Join(by, ", ")
+	}
+	if int64(len(r.Skipped)) < r.Stats.FilesSkipped {
+		line += fmt.Sprintf(" (%d listed in the JSON report)", len(r.Skipped))
+	} else {
+		line += " (listed in the JSON report)"
+	}
+	t.section("SKIPPED")
+	t.field(2, 0, "", line)
+}
+
+func (t *tableWriter) inventory() {
+	r := t.r
+	t.section(fmt.Sprintf("INVENTORY  %s", plural(len(r.Inventory), "item")))
+	if len(r.Inventory) == 0 {
+		t.printf("  none\n")
+		return
+	}
+	var kinds []string
+	groups := map[string][]InventoryItem{}
+	for _, it := range r.Inventory {
+		if _, ok := groups[it.Kind]; !ok {
+			kinds = append(kinds, it.Kind)
+		}
+		groups[it.Kind] = append(groups[it.Kind], it)
+	}
+	slices.Sort(kinds)
+	for _, k := range kinds {
+		t.printf("\n%s (%d)\n", truncate(clean(nonEmpty(k, "other")), t.width-12), len(groups[k]))
+		rows := make([][]string, 0, len(groups[k]))
+		for _, it := range groups[k] {
+			loc := clean(it.Volume) + ":" + clean(it.Path)
+			if it.Line > 0 {
+				loc += ":" + strconv.Itoa(it.Line)
+			}
+			summary := clean(it.Summary)
+			for _, key := range slices.Sorted(maps.Keys(it.Fields)) {
+				summary += "\n· " + clean(key) + ": " + clean(it.Fields[key])
+			}
+			rows = append(rows, []string{loc, summary})
+		}
+		t.table([]string{"LOCATION", "SUMMARY"}, rows, []int{12, 12})
+	}
+}
+
+func (t *tableWriter) summary() {
+	r := t.r
+	t.printf("\nSUMMARY  %s\n", countsLine(r))
+	t.field(0, 8, "VERDICT", Verdict(r))
+}
+
+// table renders rows under headers, fitting the terminal width.
+func (t *tableWriter) table(headers []string, rows [][]string, minWidths []int) {
+	t.render(headers, rows, t.fit(headers, rows, minWidths))
+}
+
+// fit gives each column its natural width, then, while the table is too
+// wide, takes one column at a time from the widest column, down to its
+// minimum.
+func (t *tableWriter) fit(headers []string, rows [][]string, minWidths []int) []int {
+	n := len(headers)
+	natural := make([]int, n)
+	for c, h := range headers {
+		natural[c] = width(h)
+	}
+	for _, row := range rows {
+		for c := range row {
+			row[c] = truncate(row[c], maxCellText)
+		}
+	}
+	for _, row := range rows {
+		for c, cell := range row {
+			for _, line := range strings.Split(cell, "\n") {
+				natural[c] = max(natural[c], width(line))
+			}
+		}
+	}
+	// Borders and padding: "│ " before each column, " " after, "│" at the end.
+	return fitWidths(natural, minWidths, t.width-(3*n+1))
+}
+
+// render draws the table with fixed column widths. Cells are wrapped here,
+// not by tablewriter, so that paths break at '/' and widths are exact.
+func (t *tableWriter) render(headers []string, rows [][]string, widths []int) {
+	if t.err != nil {
+		return
+	}
+	n := len(headers)
+	tbl := tablewriter.NewTable(t.w,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+		tablewriter.WithTrimSpace(tw.Off),
+		tablewriter.WithRendition(tw.Rendition{Settings: tw.Settings{Separators: tw.Separators{BetweenRows: tw.On}}}),
+		tablewriter.WithColumnWidths(columnWidths(widths)),
+	)
+	hs := make([]any, n)
+	for c, h := range headers {
+		hs[c] = wrapCell(h, widths[c])
+	}
+	tbl.Header(hs...)
+	for _, row := range rows {
+		cells := make([]string, n)
+		for c := range n {
+			if c < len(row) {
+				cells[c] = wrapCell(row[c], widths[c])
+			}
+		}
+		if err := tbl.Append(cells); err != nil {
+			t.err = err
+			return
+		}
+	}
+	t.err = tbl.Render()
+}
+
+func columnWidths(widths []int) tw.Mapper[int, int] {
+	m := tw.NewMapper[int, int]()
+	for i, w := range widths {
+		m.Set(i, w+2) // tablewriter counts the padding in the width
+	}
+	return m
+}
+
+// fitWidths shrinks the widest column one step at a time until the columns
+// fit in avail, never below their minimum (or their natural width, if
+// smaller). If even the minimums do not fit, the minimums are returned and
+// the caller's MinWidth guarantees that cannot happen for our tables.
+func fitWidths(natural, minimum []int, avail int) []int {
+	w := slices.Clone(natural)
+	floor := make([]int, len(w))
+	for i := range w {
+		floor[i] = 1
+		if i < len(minimum) {
+			floor[i] = max(1, min(minimum[i], natural[i]))
+		}
+	}
+	total := 0
+	for _, x := range w {
+		total += x
+	}
+	for total > avail {
+		widest := -1
+		for i := range w {
+			if w[i] > floor[i] && (widest < 0 || w[i] > w[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			break
+		}
+		w[widest]--
+		total--
+	}
+	return w
+}
