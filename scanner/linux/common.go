@@ -1,0 +1,300 @@
+// Package linux holds the Linux persistence checks: one file per place
+// (cron, systemd, rc, preload, SSH keys, accounts, immutable flags, replaced
+// binaries, family marker files, hosts, firewall, miner configs). Each check
+// parses its artifacts into typed records, emits every record as inventory,
+// and only then judges them. What is judged suspicious (paths, markers,
+// command patterns, severities) is data in signatures/linux/.
+package linux
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/snapscan/snapscan/fsread"
+	"github.com/snapscan/snapscan/report"
+	"github.com/snapscan/snapscan/scanner/check"
+)
+
+// run bundles what every check needs while it runs.
+type run struct {
+	name string
+	t    *check.Target
+	out  check.Sink
+}
+
+func newRun(name string, t *check.Target, out check.Sink) *run {
+	return &run{name: name, t: t, out: out}
+}
+
+// absent reports errors that mean "this place is not on this host": most
+// persistence places are missing on most images, and that is not an error.
+func absent(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fsread.ErrNotDir) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// read reads a persistence file; nil when it is absent, recorded as an error
+// when it exists but cannot be read. A truncated read is recorded and used.
+func (r *run) read(p string) *check.File {
+	f, err := check.ReadFile(r.t, p)
+	if err != nil {
+		if f == nil {
+			if !absent(err) && !errors.Is(err, fsread.ErrIsDir) {
+				r.out.Error(p, fmt.Errorf("%s: %w", r.t.Volume, err))
+			}
+			return nil
+		}
+		r.out.Error(p, fmt.Errorf("%s: %w", r.t.Volume, err))
+	}
+	return f
+}
+
+// readDir lists a directory; nil when absent.
+func (r *run) readDir(p string) []fs.DirEntry {
+	ents, err := r.t.FS.ReadDir(check.Clean(p))
+	if err != nil {
+		if !absent(err) {
+			r.out.Error(p, fmt.Errorf("%s: %w", r.t.Volume, err))
+		}
+		return nil
+	}
+	return ents
+}
+
+// lstat returns the metadata of p without following a final symlink.
+func (r *run) lstat(p string) (*fsread.Meta, bool) {
+	fi, err := r.t.FS.Lstat(check.Clean(p))
+	if err != nil {
+		if !absent(err) {
+			r.out.Error(p, fmt.Errorf("%s: %w", r.t.Volume, err))
+		}
+		return nil, false
+	}
+	return fsread.MetaOf(fi), true
+}
+
+// stat follows symlinks; absence is silent.
+func (r *run) stat(p string) (*fsread.Meta, bool) {
+	fi, err := r.t.FS.Stat(check.Clean(p))
+	if err != nil {
+		return nil, false
+	}
+	return fsread.MetaOf(fi), true
+}
+
+// finding completes and emits a finding: check name, technique name, id.
+func (r *run) finding(f report.Finding) {
+	f.Check = r.name
+	if f.TechniqueName == "" {
+		f.TechniqueName = techniqueName(f.Technique)
+	}
+	if f.Evidence.Volume == "" {
+		f.Evidence.Volume = r.t.Volume
+	}
+	f.ID = report.FindingID(&f)
+	r.out.Finding(f)
+}
+
+func (r *run) inventory(kind, p string, line int, summary string, fields map[string]string) {
+	r.out.Inventory(report.InventoryItem{
+		Kind: kind, Volume: r.t.Volume, Path: "/" + check.Clean(p), Line: line,
+		Summary: oneLine(summary), Fields: fields,
+	})
+}
+
+// at returns the file's evidence pointing at one line.
+func at(f *check.File, line int, match string) report.Evidence {
+	ev := f.Evidence
+	ev.Line, ev.Match = line, oneLine(match)
+	return ev
+}
+
+// metaEvidence is evidence for a path whose content is not read (a
+// directory, a file only stat'ed).
+func (r *run) metaEvidence(p string, m *fsread.Meta) report.Evidence {
+	return check.EvidenceFor(r.t, p, m)
+}
+
+// maxMatch bounds how much of an offending line a report carries.
+const maxMatch = 512
+
+func oneLine(s string) string {
+	s = strings.Map(func(c rune) rune {
+		if c == '\n' || c == '\r' || c == '\t' {
+			return ' '
+		}
+		if c < 0x20 || c == 0x7f {
+			return -1
+		}
+		return c
+	}, s)
+	if len(s) > maxMatch {
+		s = s[:maxMatch] + "…"
+	}
+	return s
+}
+
+// line is one physical line of a text file, 1-based.
+type line struct {
+	N    int
+	Text string
+}
+
+// lines splits text into lines, dropping a trailing CR.
+func lines(data []byte) []line {
+	var out []line
+	n := 0
+	for len(data) > 0 {
+		n++
+		i := bytes.IndexByte(data, '\n')
+		var l []byte
+		if i < 0 {
+			l, data = data, nil
+		} else {
+			l, data = data[:i], data[i+1:]
+		}
+		out = append(out, line{N: n, Text: strings.TrimSuffix(string(l), "\r")})
+	}
+	return out
+}
+
+// shellLines joins backslash-continued lines of a shell script and drops
+// comments and blank lines; N is the first physical line of each.
+func shellLines(data []byte) []line {
+	var out []line
+	var cur strings.Builder
+	start := 0
+	for _, l := range lines(data) {
+		t := l.Text
+		if cur.Len() == 0 {
+			start = l.N
+			if s := strings.TrimSpace(t); s == "" || strings.HasPrefix(s, "#") {
+				continue
+			}
+		}
+		if strings.HasSuffix(t, "\\") {
+			cur.WriteString(strings.TrimSuffix(t, "\\"))
+			cur.WriteByte(' ')
+			continue
+		}
+		cur.WriteString(t)
+		out = append(out, line{N: start, Text: strings.TrimSpace(cur.String())})
+		cur.Reset()
+	}
+	if cur.Len() > 0 {
+		out = append(out, line{N: start, Text: strings.TrimSpace(cur.String())})
+	}
+	return out
+}
+
+// isScript reports whether data starts with a #! line.
+func isScript(data []byte) bool { return bytes.HasPrefix(data, []byte("#!")) }
+
+// isELF reports the ELF magic.
+func isELF(data []byte) bool { return bytes.HasPrefix(data, []byte("\x7fELF")) }
+
+// isText is a cheap guess used to avoid judging binaries line by line.
+func isText(data []byte) bool {
+	head := data
+	if len(head) > 4096 {
+		head = head[:4096]
+	}
+	return !bytes.ContainsRune(head, 0) && !isELF(data)
+}
+
+// expandHome turns "~/x" into x below every home (deduplicated, sorted).
+func expandHome(p string, homes []string) []string {
+	if !strings.HasPrefix(p, "~/") {
+		return []string{p}
+	}
+	rest := strings.TrimPrefix(p, "~/")
+	seen := map[string]bool{}
+	var out []string
+	for _, h := range homes {
+		q := path.Join(h, rest)
+		if !seen[q] {
+			seen[q] = true
+			out = append(out, q)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// maxDirEntries bounds a directory listing a check walks through, so a
+// directory with millions of entries cannot stall a targeted check.
+const maxDirEntries = 4096
+
+func capEntries(r *run, dir string, ents []fs.DirEntry) []fs.DirEntry {
+	if len(ents) > maxDirEntries {
+		r.out.Error(dir, fmt.Errorf("%s: %d entries, only the first %d examined", r.t.Volume, len(ents), maxDirEntries))
+		return ents[:maxDirEntries]
+	}
+	return ents
+}
+
+// lineText returns physical line n (1-based) of data, "" when out of range.
+func lineText(data []byte, n int) string {
+	for i := 1; len(data) > 0; i++ {
+		j := bytes.IndexByte(data, '\n')
+		var l []byte
+		if j < 0 {
+			l, data = data, nil
+		} else {
+			l, data = data[:j], data[j+1:]
+		}
+		if i == n {
+			return strings.TrimSuffix(string(l), "\r")
+		}
+	}
+	return ""
+}
+
+// realPath resolves every symlink in p inside the image, so that one
+// directory seen under two names (/lib and /usr/lib on merged-/usr images)
+// is read once. Inode numbers cannot serve: a target may join several
+// volumes (/home on its own filesystem) whose inode numbers collide.
+func realPath(fsys fsread.FS, p string) (string, bool) {
+	parts := strings.Split(check.Clean(p), "/")
+	cur := ""
+	for hops := 0; len(parts) > 0; {
+		c := parts[0]
+		parts = parts[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			cur = path.Dir(cur)
+			if cur == "." || cur == "/" {
+				cur = ""
+			}
+			continue
+		}
+		next := path.Join(cur, c)
+		fi, err := fsys.Lstat(next)
+		if err != nil {
+			return "", false
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if hops++; hops > 40 {
+			return "", false
+		}
+		tgt, err := fsys.ReadLink(next)
+		if err != nil {
+			return "", false
+		}
+		if strings.HasPrefix(tgt, "/") {
+			cur = ""
+		}
+		parts = append(strings.Split(tgt, "/"), parts...)
+	}
+	return "/" + cur, true
+}

@@ -1,0 +1,21 @@
+package linux
+
+import "github.com/snapscan/snapscan/scanner/check"
+
+// Checks returns every Linux check. Adding a check is one file and one line.
+func Checks() []check.Check {
+	return []check.Check{
+		Cron{},
+		Systemd{},
+		RC{},
+		Preload{},
+		SSHKeys{},
+		Accounts{},
+		Immutable{},
+		Binaries{},
+		Markers{},
+		Hosts{},
+		Firewall{},
+		MinerFiles{},
+	}
+}
