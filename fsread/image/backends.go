@@ -1,0 +1,25 @@
+package image
+
+import (
+	"io"
+
+	"github.com/snapscan/snapscan/fsread/detect"
+	"github.com/snapscan/snapscan/fsread/ext4"
+	"github.com/snapscan/snapscan/fsread/ntfs"
+)
+
+// The filesystems snapscan reads. Each adapter is its own package; this
+// file is the one place that links them in.
+func init() {
+	for _, k := range []detect.Kind{detect.Ext2, detect.Ext3, detect.Ext4} {
+		Register(k, ext4.New)
+	}
+	Register(detect.NTFS, ntfs.New)
+	RegisterLabeler(detect.NTFS, func(r io.ReaderAt, _ int64) string {
+		info, err := ntfs.Probe(r)
+		if err != nil {
+			return ""
+		}
+		return info.Label
+	})
+}
