@@ -81,3 +81,43 @@ func MetaOf(fi fs.FileInfo) *Meta {
 	}
 	return &Meta{Name: fi.Name(), Mode: fi.Mode(), Size: fi.Size(), Mtime: fi.ModTime()}
 }
+
+// ModeString renders a mode the way ls -l does ("drwxrwxrwt",
+// "-rwsr-xr-x"), which is what examiners read; Go's FileMode.String differs.
+func ModeString(m fs.FileMode) string {
+	b := []byte("----------")
+	switch {
+	case m.IsDir():
+		b[0] = 'd'
+	case m&fs.ModeSymlink != 0:
+		b[0] = 'l'
+	case m&fs.ModeNamedPipe != 0:
+		b[0] = 'p'
+	case m&fs.ModeSocket != 0:
+		b[0] = 's'
+	case m&fs.ModeCharDevice != 0:
+		b[0] = 'c'
+	case m&fs.ModeDevice != 0:
+		b[0] = 'b'
+	}
+	const rwx = "rwxrwxrwx"
+	for i := 0; i < 9; i++ {
+		if m&(1<<uint(8-i)) != 0 {
+			b[i+1] = rwx[i]
+		}
+	}
+	special := func(pos int, set bool, exec, noexec byte) {
+		if !set {
+			return
+		}
+		if b[pos] == '-' {
+			b[pos] = noexec
+		} else {
+			b[pos] = exec
+		}
+	}
+	special(3, m&fs.ModeSetuid != 0, 's', 'S')
+	special(6, m&fs.ModeSetgid != 0, 's', 'S')
+	special(9, m&fs.ModeSticky != 0, 't', 'T')
+	return string(b)
+}

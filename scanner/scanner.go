@@ -37,7 +37,9 @@ type Options struct {
 
 // Sweeper is the content sweep over one volume.
 type Sweeper interface {
-	Sweep(ctx context.Context, fsys fsread.FS, volume string) SweepResult
+	// mountPoint is where the volume sits in its OS ("/", "/home"), or ""
+	// when no OS root mounts it.
+	Sweep(ctx context.Context, fsys fsread.FS, volume, mountPoint string) SweepResult
 }
 
 // SweepResult is what a sweep of one volume produced.
@@ -88,9 +90,13 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 	}
 
 	var targets []*check.Target
+	mountedAt := map[*openVolume]string{}
 	for _, ov := range vols {
 		if ov.os == "" {
 			continue
+		}
+		if ov.os == "linux" {
+			mountedAt[ov] = "/"
 		}
 		t := &check.Target{FS: ov.fsys, Volume: ov.vol.Name, OS: ov.os}
 		rt := report.Target{OS: ov.os, Volume: ov.vol.Name, Name: prettyName(ov.fsys, ov.os)}
@@ -101,6 +107,7 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 				rt.Mounts = map[string]string{}
 				for mp, mv := range mounts {
 					m[mp], rt.Mounts[mp] = mv.fsys, mv.vol.Name
+					mountedAt[mv] = mp
 				}
 				t.FS = fsread.Mount(ov.fsys, m)
 			}
@@ -111,7 +118,7 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 	}
 	sweepFS := make([]sweepUnit, 0, len(vols))
 	for _, ov := range vols {
-		sweepFS = append(sweepFS, sweepUnit{ov.fsys, ov.vol.Name})
+		sweepFS = append(sweepFS, sweepUnit{ov.fsys, ov.vol.Name, mountedAt[ov]})
 	}
 	run(ctx, r, targets, sweepFS, opts)
 	return finish(r)
@@ -138,13 +145,18 @@ func ScanDir(ctx context.Context, dir, osHint string, opts Options) *report.Repo
 		targets = append(targets, &check.Target{FS: fsys, Volume: name, OS: osName})
 		r.Targets = append(r.Targets, report.Target{OS: osName, Volume: name, Name: prettyName(fsys, osName)})
 	}
-	run(ctx, r, targets, []sweepUnit{{fsys, name}}, opts)
+	mp := ""
+	if osName == "linux" {
+		mp = "/"
+	}
+	run(ctx, r, targets, []sweepUnit{{fsys, name, mp}}, opts)
 	return finish(r)
 }
 
 type sweepUnit struct {
-	fsys fsread.FS
-	name string
+	fsys       fsread.FS
+	name       string
+	mountPoint string
 }
 
 func newReport(path string, opts Options) *report.Report {
@@ -204,7 +216,7 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 			wg.Add(1)
 			go func(s sweepUnit) {
 				defer wg.Done()
-				res := opts.Sweep.Sweep(ctx, s.fsys, s.name)
+				res := opts.Sweep.Sweep(ctx, s.fsys, s.name, s.mountPoint)
 				mu.Lock()
 				defer mu.Unlock()
 				r.Findings = append(r.Findings, res.Findings...)

@@ -183,7 +183,7 @@ entry), mode, owner, size, modification time (UTC), ext4 anti-removal flags
 			}
 			defer img.Close()
 			w := cmd.OutOrStdout()
-			tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight)
+			tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 			show := func(name string, info fs.FileInfo) {
 				if !long {
 					fmt.Fprintln(w, name)
@@ -195,7 +195,7 @@ entry), mode, owner, size, modification time (UTC), ext4 anti-removal flags
 					owner = fmt.Sprintf("%d\t%d", m.UID, m.GID)
 				}
 				flags := strings.Join(m.FlagNames(), ",")
-				line := fmt.Sprintf("%d\t%s\t%s\t%d\t%s\t%s\t", m.Inode, m.Mode, owner, m.Size, fmtTime(m.Mtime), dash(flags))
+				line := fmt.Sprintf("%d\t%s\t%s\t%d\t%s\t%s\t", m.Inode, fsread.ModeString(m.Mode), owner, m.Size, fmtTime(m.Mtime), dash(flags))
 				fmt.Fprintf(tw, "%s%s", line, name)
 				if m.LinkTarget != "" {
 					fmt.Fprintf(tw, " -> %s", m.LinkTarget)
@@ -334,7 +334,7 @@ a symbolic link.
 			m := fsread.MetaOf(info)
 			sv := statView{
 				Path: "/" + strings.TrimPrefix(p, "."), Volume: fsys.String(), Inode: m.Inode, Type: typeName(m.Mode),
-				Mode: m.Mode.String(), Nlink: m.Nlink, Size: m.Size,
+				Mode: fsread.ModeString(m.Mode), Nlink: m.Nlink, Size: m.Size,
 				Mtime: tptr(m.Mtime), Atime: tptr(m.Atime), Ctime: tptr(m.Ctime), Btime: tptr(m.Btime),
 				Flags: fmt.Sprintf("0x%x", m.Flags), LinkTarget: m.LinkTarget,
 			}

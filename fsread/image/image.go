@@ -290,12 +290,15 @@ func LooksLikeRoot(fsys fsread.FS) string {
 // SplitAddress parses IMAGE[@VOLUME][:/PATH]. The image part is the longest
 // prefix that names an existing file, so image names may contain '@' or ':'.
 func SplitAddress(arg string) (imagePath, volume, inPath string, err error) {
-	cands := []int{len(arg)}
+	// Colons first, rightmost first: "img@root:/etc/x" must not be read as
+	// volume "root:/etc/x". The whole argument (no path) is tried last.
+	var cands []int
 	for i := len(arg) - 1; i >= 0; i-- {
 		if arg[i] == ':' {
 			cands = append(cands, i)
 		}
 	}
+	cands = append(cands, len(arg))
 	for _, c := range cands {
 		left, right := arg[:c], ""
 		if c < len(arg) {

@@ -105,7 +105,7 @@ func EvidenceFor(t *Target, name string, m *fsread.Meta) report.Evidence {
 		Volume: t.Volume,
 		Path:   "/" + Clean(name),
 		Inode:  m.Inode,
-		Mode:   m.Mode.String(),
+		Mode:   fsread.ModeString(m.Mode),
 		Size:   m.Size,
 		Mtime:  timePtr(m.Mtime),
 		Atime:  timePtr(m.Atime),

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/snapscan/snapscan/fsread"
+	"github.com/snapscan/snapscan/report"
+	"github.com/snapscan/snapscan/scanner"
+	"github.com/snapscan/snapscan/scanner/sweep"
+	"github.com/snapscan/snapscan/signatures"
+	"github.com/snapscan/snapscan/signatures/yarascan"
+)
+
+type sweepFlags struct {
+	rules       []string
+	iocs        []string
+	maxFileSize string
+	timeout     time.Duration
+	noProgress  bool
+}
+
+func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
+	fl.StringArrayVar(&f.rules, "rules", nil, "add YARA rules: a .yar/.yara file, a compiled rules file, or a directory of them (repeatable); LOKI/THOR externals (filename, filepath, extension, filetype, md5, owner) are defined")
+	fl.StringArrayVar(&f.iocs, "ioc", nil, "add IOC lists in LOKI's format: hash-iocs.txt, filename-iocs.txt, ... or a directory of them (repeatable)")
+	fl.StringVar(&f.maxFileSize, "max-file-size", "64MiB", "files larger than this are not content-scanned and are listed as skipped (e.g. 16MiB, 1GiB)")
+	fl.DurationVar(&f.timeout, "file-timeout", sweep.DefaultTimeout, "YARA time limit per file (at least 1s)")
+	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar (it is shown only when standard error is a terminal)")
+}
+
+// yaraSweeper runs the content sweep with one compiled rule set shared by
+// every volume of every image in this run.
+type yaraSweeper struct {
+	rules    *yarascan.Rules
+	iocs     *signatures.IOCs
+	workers  int
+	maxSize  int64
+	timeout  time.Duration
+	progress *sweepProgress
+}
+
+func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, error) {
+	maxSize, err := parseSize(f.maxFileSize)
+	if err != nil {
+		return nil, fmt.Errorf("--max-file-size: %w", err)
+	}
+	rules, diags, err := yarascan.Compile(yarascan.Options{Paths: f.rules})
+	for _, d := range diags {
+		fmt.Fprintln(cmd.ErrOrStderr(), "snapscan: rules:", d)
+	}
+	if err != nil {
+		return nil, err
+	}
+	iocs, err := signatures.LoadIOCs(f.iocs...)
+	if err != nil {
+		return nil, err
+	}
+	s := &yaraSweeper{rules: rules, iocs: iocs, workers: workers, maxSize: maxSize, timeout: f.timeout}
+	if !f.noProgress && term.IsTerminal(int(os.Stderr.Fd())) {
+		s.progress = newSweepProgress(os.Stderr)
+	}
+	return s, nil
+}
+
+func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPoint string) scanner.SweepResult {
+	opts := sweep.Options{
+		Volume: volume, MountPoint: mountPoint, Rules: s.rules, IOCs: s.iocs,
+		Workers: s.workers, MaxFileSize: s.maxSize, Timeout: s.timeout,
+	}
+	if s.progress != nil {
+		opts.Progress = s.progress.track(volume)
+	}
+	res, err := sweep.Run(ctx, fsys, opts)
+	if err != nil {
+		return scanner.SweepResult{Errors: []report.ScanError{{Volume: volume, Stage: sweep.CheckName, Error: err.Error()}}}
+	}
+	return scanner.SweepResult{
+		Findings: res.Findings, Skipped: res.Skipped, Errors: res.Errors,
+		Files: res.Stats.Files, Bytes: res.Stats.Bytes,
+	}
+}
+
+func (s *yaraSweeper) Close() {
+	if s.progress != nil {
+		s.progress.finish()
+	}
+}
+
+// sweepProgress sums the progress of volumes swept at once into one bar:
+// files done of files found so far, bytes, rate and, once every walk has
+// finished, an ETA.
+type sweepProgress struct {
+	mu      sync.Mutex
+	bar     *progressbar.ProgressBar
+	volumes map[string]*sweep.Progress
+	last    atomic.Int64
+}
+
+func newSweepProgress(w io.Writer) *sweepProgress {
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("sweeping"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetItsString("files"),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetWidth(30),
+	)
+	return &sweepProgress{bar: bar, volumes: map[string]*sweep.Progress{}}
+}
+
+func (p *sweepProgress) track(volume string) func(sweep.Progress) {
+	return func(pr sweep.Progress) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.volumes[volume] = &pr
+		var done, seen, bytes int64
+		allWalked := true
+		for _, v := range p.volumes {
+			done, seen, bytes = done+v.FilesDone, seen+v.FilesSeen, bytes+v.BytesDone
+			allWalked = allWalked && v.WalkDone
+		}
+		if allWalked {
+			p.bar.ChangeMax64(seen)
+		}
+		p.bar.Describe(fmt.Sprintf("sweeping %s", humanBytes(bytes)))
+		p.bar.Set64(done)
+	}
+}
+
+func (p *sweepProgress) finish() {
+	p.bar.Finish()
+	p.bar.Clear()
+}
+
+// parseSize reads 64MiB, 1GiB, 500MB, 1048576.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(strings.ToUpper(s), strings.ToUpper(u.suffix)) {
+			s, mult = strings.TrimSpace(s[:len(s)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 64MiB)", s)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+func init() { extraCommands = append(extraCommands, newRulesCmd) }
+
+func newRulesCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rules",
+		Short: "Check and list YARA rules (embedded and your own)",
+	}
+	check := &cobra.Command{
+		Use:   "check PATH...",
+		Short: "Compile rule files or directories and report every error and warning with file and line",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			diags := yarascan.Check(args)
+			for _, d := range diags {
+				fmt.Fprintln(cmd.OutOrStdout(), d)
+			}
+			if yarascan.Errors(diags) {
+				return &exitError{exitUsage, errSilent}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ok: %s compile (with the LOKI/THOR externals defined)\n", strings.Join(args, ", "))
+			return nil
+		},
+	}
+	var listPaths []string
+	var noEmbedded, asJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the rules a scan would use: name, severity, ATT&CK technique, family, source",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			infos, diags, err := yarascan.List(yarascan.Options{Paths: listPaths, NoEmbedded: noEmbedded})
+			for _, d := range diags {
+				fmt.Fprintln(cmd.ErrOrStderr(), "snapscan: rules:", d)
+			}
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), infos)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%-40s %-9s %-10s %-14s %s\n", "RULE", "SEVERITY", "TECHNIQUE", "FAMILY", "SOURCE")
+			for _, ri := range infos {
+				fmt.Fprintf(w, "%-40s %-9s %-10s %-14s %s\n", ri.Namespace+":"+ri.Name, ri.Severity, dash(ri.Technique), dash(ri.Family), ri.Source)
+			}
+			return nil
+		},
+	}
+	list.Flags().StringArrayVar(&listPaths, "rules", nil, "also list these rule files or directories")
+	list.Flags().BoolVar(&noEmbedded, "no-embedded", false, "leave out snapscan's own rules")
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.AddCommand(check, list)
+	return cmd
+}
