@@ -135,7 +135,7 @@ func probeExt(sb []byte) Result {
 	const (
 		compatJournal = 0x4
 		ext4Incompat  = 0x40 | 0x80 | 0x200 | 0x400 | 0x8000 | 0x10000 // extents, 64bit, flex_bg, ea_inode, inline_data, encrypt
-		ext4RoCompat  = 0x8 | 0x10 | 0x20 | 0x40 | 0x400              // huge_file, gdt_csum, dir_nlink, extra_isize, metadata_csum
+		ext4RoCompat  = 0x8 | 0x10 | 0x20 | 0x40 | 0x400               // huge_file, gdt_csum, dir_nlink, extra_isize, metadata_csum
 	)
 	switch {
 	case incompat&ext4Incompat != 0 || roCompat&ext4RoCompat != 0:

@@ -186,7 +186,9 @@ func (t *Table) add(p Partition, disk int64) {
 	t.Partitions = append(t.Partitions, p)
 }
 
-func le32(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
 
 // file adapts an io.ReaderAt to the backend.File go-diskfs reads through.
 // It has no WriteAt: go-diskfs cannot write through it even by mistake.
