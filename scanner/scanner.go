@@ -57,7 +57,7 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 	img, err := image.Open(path)
 	if err != nil {
 		r.Errors = append(r.Errors, report.ScanError{Stage: "open", Error: err.Error()})
-		return finish(r)
+		return finish(r, opts)
 	}
 	defer img.Close()
 	r.Container, r.ImageSize = img.Container, img.Size
@@ -121,7 +121,7 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 		sweepFS = append(sweepFS, sweepUnit{ov.fsys, ov.vol.Name, mountedAt[ov]})
 	}
 	run(ctx, r, targets, sweepFS, opts)
-	return finish(r)
+	return finish(r, opts)
 }
 
 // ScanDir scans a directory tree as one OS root (a mounted or extracted
@@ -132,7 +132,7 @@ func ScanDir(ctx context.Context, dir, osHint string, opts Options) *report.Repo
 	fsys, err := dirfs.New(dir)
 	if err != nil {
 		r.Errors = append(r.Errors, report.ScanError{Stage: "open", Error: err.Error()})
-		return finish(r)
+		return finish(r, opts)
 	}
 	name := filepath.Base(filepath.Clean(dir))
 	osName := osHint
@@ -150,7 +150,7 @@ func ScanDir(ctx context.Context, dir, osHint string, opts Options) *report.Repo
 		mp = "/"
 	}
 	run(ctx, r, targets, []sweepUnit{{fsys, name, mp}}, opts)
-	return finish(r)
+	return finish(r, opts)
 }
 
 type sweepUnit struct {
@@ -167,10 +167,14 @@ func newReport(path string, opts Options) *report.Report {
 	}
 }
 
-func finish(r *report.Report) *report.Report {
+func finish(r *report.Report, opts Options) *report.Report {
 	r.Duration = time.Since(r.Started).Seconds()
-	if len(r.Targets) == 0 && len(r.Errors) == 0 && anyScanned(r) {
-		r.Errors = append(r.Errors, report.ScanError{Stage: "targets", Error: "no operating-system root found on any volume: persistence checks did not run, only the content sweep"})
+	if len(r.Targets) == 0 && anyScanned(r) {
+		msg := "no operating-system root found on any volume: persistence checks did not run"
+		if opts.Sweep != nil {
+			msg += ", only the content sweep"
+		}
+		r.Errors = append(r.Errors, report.ScanError{Stage: "targets", Error: msg})
 	}
 	return r
 }

@@ -1,0 +1,30 @@
+// Package windows holds the checks for Windows roots: registry autostarts
+// (Run keys, Winlogon), services, scheduled tasks, Startup folders and the
+// hosts file. Each check parses its artifacts into inventory records first
+// and then judges them with the data files under signatures/windows/.
+//
+// Hives are read with regparser, under recover and with our own bounded
+// walking of subkey/value lists (see hive.go). Known limits: dirty hives are
+// read as they are (transaction logs are named in a warning, not replayed);
+// UsrClass.dat, COM handler classes of tasks and legacy .job files are not
+// judged; shell links are read for target, arguments and working directory
+// only.
+package windows
+
+import (
+	"io/fs"
+
+	"github.com/snapscan/snapscan/scanner/check"
+)
+
+// Checks is every Windows check, in the order their findings read best.
+func Checks() []check.Check {
+	return []check.Check{RunKeys{}, Services{}, Tasks{}, Startup{}, Hosts{}}
+}
+
+// IsRoot says whether fsys looks like a Windows system volume: it holds the
+// SOFTWARE hive where Windows keeps it.
+func IsRoot(fsys fs.FS) bool {
+	_, err := resolveFold(fsys, softwareHive)
+	return err == nil
+}

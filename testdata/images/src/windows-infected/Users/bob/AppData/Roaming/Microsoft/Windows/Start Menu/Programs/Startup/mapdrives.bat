@@ -1,0 +1,2 @@
+@echo off
+net use Z: \\fileserver\projects /persistent:no
