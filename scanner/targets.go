@@ -155,3 +155,35 @@ func linuxMounts(root *openVolume, vols []*openVolume) (map[string]*openVolume, 
 	}
 	return mounts, notes
 }
+
+// ComposedRoot returns the filesystem of v with the volumes its /etc/fstab
+// mounts from the same image, as the analyst commands show a Linux root, and
+// the mounts made (mount point -> volume name).
+func ComposedRoot(img *image.Image, v *image.Volume) (fsread.FS, map[string]string, error) {
+	fsys, err := v.FS()
+	if err != nil {
+		return nil, nil, err
+	}
+	if image.LooksLikeRoot(fsys) != "linux" {
+		return fsys, nil, nil
+	}
+	root := &openVolume{vol: v, fsys: fsys, os: "linux"}
+	vols := []*openVolume{root}
+	for _, o := range img.Volumes {
+		if o == v || !o.Scannable {
+			continue
+		}
+		if ofs, err := o.FS(); err == nil {
+			vols = append(vols, &openVolume{vol: o, fsys: ofs})
+		}
+	}
+	mounts, _ := linuxMounts(root, vols)
+	if len(mounts) == 0 {
+		return fsys, nil, nil
+	}
+	m, names := map[string]fsread.FS{}, map[string]string{}
+	for mp, mv := range mounts {
+		m[mp], names[mp] = mv.fsys, mv.vol.Name
+	}
+	return fsread.Mount(fsys, m), names, nil
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/fsread/image"
+	"github.com/snapscan/snapscan/scanner"
 )
 
 // The analyst commands: what The Sleuth Kit's mmls/fls/icat/istat give an
@@ -156,7 +157,14 @@ func openAddress(arg string) (*image.Image, fsread.FS, string, error) {
 		img.Close()
 		return nil, nil, "", err
 	}
-	fsys, err := v.FS()
+	// Without an explicit volume, a Linux root is shown as its OS saw it:
+	// with /home, /var, ... mounted from the volumes its fstab names.
+	var fsys fsread.FS
+	if sel == "" {
+		fsys, _, err = scanner.ComposedRoot(img, v)
+	} else {
+		fsys, err = v.FS()
+	}
 	if err != nil {
 		img.Close()
 		return nil, nil, "", err

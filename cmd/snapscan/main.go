@@ -62,7 +62,8 @@ const addressHelp = `Addressing files inside an image:
   VOLUME  a partition number as 'snapscan inspect' lists it, a filesystem
           label, or a GPT partition name; when omitted, the only readable
           volume, or the one that holds an OS root (/etc/os-release,
-          Windows\System32\config\SOFTWARE)
+          Windows\System32\config\SOFTWARE); a Linux root is then shown
+          with the volumes its /etc/fstab mounts (/home, /var, ...)
   PATH    an absolute path inside that filesystem; symbolic links resolve
           inside the image, never on the host
 
