@@ -216,21 +216,29 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 		}
 	}
 	if opts.Sweep != nil {
-		for _, s := range sweeps {
-			wg.Add(1)
-			go func(s sweepUnit) {
-				defer wg.Done()
-				res := opts.Sweep.Sweep(ctx, s.fsys, s.name, s.mountPoint)
+		// Volumes are swept one after another, each with its own bounded
+		// worker pool: memory and libyara's limit of 32 scanners stay those
+		// of one sweep, however many volumes the image has.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, s := range sweeps {
+				var res SweepResult
+				if err := ctx.Err(); err != nil {
+					res.Errors = []report.ScanError{{Volume: s.name, Stage: "sweep", Error: "not swept: " + err.Error()}}
+				} else {
+					res = opts.Sweep.Sweep(ctx, s.fsys, s.name, s.mountPoint)
+				}
 				mu.Lock()
-				defer mu.Unlock()
 				r.Findings = append(r.Findings, res.Findings...)
 				r.Skipped = append(r.Skipped, res.Skipped...)
 				r.Errors = append(r.Errors, res.Errors...)
 				r.Stats.FilesSwept += res.Files
 				r.Stats.BytesSwept += res.Bytes
 				r.Stats.FilesSkipped += int64(len(res.Skipped))
-			}(s)
-		}
+				mu.Unlock()
+			}
+		}()
 	}
 	wg.Wait()
 	for i := range r.Targets {

@@ -5,7 +5,6 @@
 package signatures
 
 import (
-	"bufio"
 	"bytes"
 	"embed"
 	"fmt"
@@ -38,12 +37,12 @@ func (e Entry) Field(i int) string {
 // LOKI's IOC files, so public lists load unchanged.
 func ParseList(data []byte) []Entry {
 	var out []Entry
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	n := 0
-	for sc.Scan() {
+	for len(data) > 0 {
+		var raw []byte
+		raw, data, _ = bytes.Cut(data, []byte("\n"))
 		n++
-		line := strings.TrimSpace(sc.Text())
+		line := strings.TrimSpace(string(raw))
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}

@@ -356,3 +356,68 @@ func TestCatStreamsLargeFileInBoundedMemory(t *testing.T) {
 		t.Errorf("peak RSS %d KiB, want under 64 MiB", rss)
 	}
 }
+
+// The content sweep on the planted image: the fake miner ELF under an
+// innocuous name and the miner config are high with hashes and rule names;
+// a text that only mentions a pool is at most info.
+func TestScanSweepFindsMinersNotMentions(t *testing.T) {
+	image := img(t, "linux-infected.img")
+	stdout, errs, code := run(t, "scan", "-f", "json", image)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if strings.Contains(errs, "may slow down scanning") {
+		t.Errorf("embedded-rule warnings leak to the user: %s", errs)
+	}
+	var r struct {
+		Findings []struct {
+			Rule     string `json:"rule"`
+			Check    string `json:"check"`
+			Severity string `json:"severity"`
+			Evidence struct {
+				Path   string `json:"path"`
+				SHA256 string `json:"sha256"`
+				MD5    string `json:"md5"`
+			} `json:"evidence"`
+			Matches []struct {
+				Rule string `json:"rule"`
+			} `json:"matches"`
+		} `json:"findings"`
+		Stats struct {
+			FilesSwept int64 `json:"files_swept"`
+		} `json:"stats"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		sev, rule string
+	}{
+		"/usr/local/lib/.cache/kworkerd": {"high", "SNAP_XMRig_Binary"},
+		"/root/xmrig-6.21.1/config.json": {"high", "SNAP_Miner_Config_JSON"},
+		"/opt/notes/config.json":         {"info", "SNAP_Mining_Pool_Domain"},
+	}
+	seen := map[string]bool{}
+	for _, f := range r.Findings {
+		w, ok := want[f.Evidence.Path]
+		if !ok || f.Check != "sweep" {
+			continue
+		}
+		seen[f.Evidence.Path] = true
+		var rules []string
+		for _, m := range f.Matches {
+			rules = append(rules, m.Rule)
+		}
+		if f.Severity != w.sev || !strings.Contains(strings.Join(rules, ","), w.rule) || len(f.Evidence.SHA256) != 64 || len(f.Evidence.MD5) != 32 {
+			t.Errorf("%s: %s %v sha256=%q; want %s with %s and hashes", f.Evidence.Path, f.Severity, rules, f.Evidence.SHA256, w.sev, w.rule)
+		}
+	}
+	for p := range want {
+		if !seen[p] {
+			t.Errorf("sweep found nothing at %s", p)
+		}
+	}
+	if r.Stats.FilesSwept < 100 {
+		t.Errorf("only %d files swept", r.Stats.FilesSwept)
+	}
+}

@@ -58,6 +58,11 @@ func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, e
 	}
 	rules, diags, err := yarascan.Compile(yarascan.Options{Paths: f.rules})
 	for _, d := range diags {
+		// Our own rules' performance warnings are known and tested; the
+		// user's rules get every diagnostic.
+		if d.Level == "warning" && strings.HasPrefix(d.File, yarascan.EmbeddedSource) {
+			continue
+		}
 		fmt.Fprintln(cmd.ErrOrStderr(), "snapscan: rules:", d)
 	}
 	if err != nil {
@@ -83,13 +88,18 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 		opts.Progress = s.progress.track(volume)
 	}
 	res, err := sweep.Run(ctx, fsys, opts)
-	if err != nil {
-		return scanner.SweepResult{Errors: []report.ScanError{{Volume: volume, Stage: sweep.CheckName, Error: err.Error()}}}
+	if res == nil {
+		res = &sweep.Result{}
 	}
-	return scanner.SweepResult{
+	out := scanner.SweepResult{
 		Findings: res.Findings, Skipped: res.Skipped, Errors: res.Errors,
 		Files: res.Stats.Files, Bytes: res.Stats.Bytes,
 	}
+	if err != nil {
+		// Interrupted: keep what was swept and say the rest was not.
+		out.Errors = append(out.Errors, report.ScanError{Volume: volume, Stage: sweep.CheckName, Error: "sweep incomplete: " + err.Error()})
+	}
+	return out
 }
 
 func (s *yaraSweeper) Close() {
