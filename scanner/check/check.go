@@ -5,6 +5,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
@@ -59,7 +60,14 @@ type File struct {
 // ReadFile reads name (following symlinks, as the OS would) up to
 // MaxArtifactSize and returns its bytes with evidence. Truncation is
 // reported as an error alongside the partial content.
-func ReadFile(t *Target, name string) (*File, error) {
+func ReadFile(t *Target, name string) (*File, error) { return ReadFileMax(t, name, MaxArtifactSize) }
+
+// ErrTooLarge marks a file read only in part because of the size cap.
+var ErrTooLarge = errors.New("larger than the size cap; only the head was read")
+
+// ReadFileMax is ReadFile with another cap, for artifacts that are
+// legitimately large (registry hives).
+func ReadFileMax(t *Target, name string, max int) (*File, error) {
 	name = Clean(name)
 	f, err := t.FS.Open(name)
 	if err != nil {
@@ -73,14 +81,14 @@ func ReadFile(t *Target, name string) (*File, error) {
 	if info.IsDir() {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fsread.ErrIsDir}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxArtifactSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
 	if err != nil {
 		return nil, err
 	}
 	var truncErr error
-	if len(data) > MaxArtifactSize {
-		data = data[:MaxArtifactSize]
-		truncErr = &fs.PathError{Op: "read", Path: name, Err: errTooLarge}
+	if len(data) > max {
+		data = data[:max]
+		truncErr = &fs.PathError{Op: "read", Path: name, Err: ErrTooLarge}
 	}
 	m := fsread.MetaOf(info)
 	ev := EvidenceFor(t, name, m)
@@ -92,12 +100,6 @@ func ReadFile(t *Target, name string) (*File, error) {
 	ev.MD5, ev.SHA256 = hex.EncodeToString(md[:]), hex.EncodeToString(sh[:])
 	return &File{Path: name, Data: data, Evidence: ev, Meta: m}, truncErr
 }
-
-var errTooLarge = errorString("larger than the artifact size cap; only the head was read")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
 
 // EvidenceFor fills the metadata part of Evidence (no hashes).
 func EvidenceFor(t *Target, name string, m *fsread.Meta) report.Evidence {

@@ -2,20 +2,15 @@ package windows
 
 import (
 	"bytes"
-	"crypto/md5"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"strings"
 	"time"
 	"unicode/utf16"
 
-	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner/check"
 	"www.velocidex.com/golang/regparser"
@@ -92,35 +87,19 @@ func openHive(t *check.Target, name string) (*hive, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := t.FS.Open(real)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if info.IsDir() {
-		return nil, &fs.PathError{Op: "read", Path: real, Err: fsread.ErrIsDir}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxHiveSize+1))
-	if err != nil {
-		return nil, &fs.PathError{Op: "read", Path: real, Err: err}
-	}
-	if len(data) > maxHiveSize {
+	file, err := check.ReadFileMax(t, real, maxHiveSize)
+	if errors.Is(err, check.ErrTooLarge) {
 		return nil, &fs.PathError{Op: "read", Path: real, Err: fmt.Errorf("registry hive larger than %d MiB", maxHiveSize>>20)}
 	}
-	h, err := parseHive(data)
+	if err != nil {
+		return nil, err
+	}
+	h, err := parseHive(file.Data)
 	if err != nil {
 		return nil, &fs.PathError{Op: "parse", Path: real, Err: err}
 	}
 	h.path = real
-	ev := check.EvidenceFor(t, real, fsread.MetaOf(info))
-	md := md5.Sum(data)
-	sh := sha256.Sum256(data)
-	ev.MD5, ev.SHA256 = hex.EncodeToString(md[:]), hex.EncodeToString(sh[:])
-	h.evidence = ev
+	h.evidence = file.Evidence
 	if h.dirty() {
 		dir, base := path.Split(real)
 		for _, suf := range []string{".LOG1", ".LOG2", ".LOG"} {
