@@ -5,10 +5,10 @@ package check
 
 import (
 	"context"
-	"errors"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"io/fs"
 	"strings"
