@@ -71,3 +71,21 @@ func abs(i int) int {
 	}
 	return i
 }
+
+// FuzzReadReports: merge and baseline read files from other runs; garbage
+// is an error, never a panic.
+func FuzzReadReports(f *testing.F) {
+	f.Add([]byte(`{"schema":"1.0","image":"a"}` + "\n" + `[{"schema":"1.0"}]`))
+	f.Add([]byte(`{"schema":"1.0","findings":[{"severity":"bogus"}]}`))
+	f.Add([]byte(`[[{}]]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rs, err := ReadReports(bytes.NewReader(data))
+		if err == nil {
+			for _, r := range rs {
+				if r == nil || r.Schema == "" {
+					t.Fatal("accepted a record that is not a report")
+				}
+			}
+		}
+	})
+}

@@ -25,7 +25,10 @@ type Report struct {
 	Inventory []InventoryItem `json:"inventory,omitempty"` // only with --inventory
 	Errors    []ScanError     `json:"errors"`
 	Skipped   []Skipped       `json:"skipped,omitempty"`
-	Stats     Stats           `json:"stats"`
+	// Suppressed lists the findings a suppression file removed; only with
+	// --show-suppressed (Stats.FindingsSuppressed always counts them).
+	Suppressed []SuppressedFinding `json:"suppressed,omitempty"`
+	Stats      Stats               `json:"stats"`
 }
 
 // Volume is one partition or bare filesystem of the image and whether it
@@ -64,6 +67,12 @@ type Stats struct {
 	// FindingsHidden counts findings that Filter removed (--severity): the
 	// report says that something was left out, not only what is shown.
 	FindingsHidden int `json:"findings_hidden,omitempty"`
+	// FindingsSuppressed counts findings removed by a suppression entry
+	// that had not expired (--ignorefile).
+	FindingsSuppressed int `json:"findings_suppressed,omitempty"`
+	// FindingsInBaseline counts findings removed because the baseline
+	// report (--baseline) already had them: only new findings remain.
+	FindingsInBaseline int `json:"findings_in_baseline,omitempty"`
 }
 
 // FindingID derives the stable id of a finding: the same rule on the same

@@ -8,7 +8,7 @@ import (
 )
 
 // Formats are the values --format accepts, the default first.
-var Formats = []string{"table", "json", "sarif"}
+var Formats = []string{"table", "json", "sarif", "jsonl"}
 
 // WriteOptions tune the human-readable output. The machine formats (JSON,
 // SARIF) always carry everything in the report.
@@ -36,6 +36,8 @@ func Write(w io.Writer, r *Report, format string, opts WriteOptions) error {
 		return WriteJSON(w, r)
 	case "sarif":
 		return WriteSARIF(w, r)
+	case "jsonl":
+		return WriteJSONL(w, r)
 	}
 	return fmt.Errorf("unknown format %q (valid formats: %s)", format, strings.Join(Formats, ", "))
 }

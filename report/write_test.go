@@ -19,7 +19,9 @@ func TestWriteFormats(t *testing.T) {
 		{"", false, func(s string) bool { return strings.HasPrefix(s, "snapscan 0.3.0") }},
 		{"JSON", false, func(s string) bool { return json.Valid([]byte(s)) && strings.Contains(s, `"schema": "1.0"`) }},
 		{"sarif", false, func(s string) bool { return json.Valid([]byte(s)) && strings.Contains(s, `"version": "2.1.0"`) }},
-		{"jsonl", true, nil},
+		{"jsonl", false, func(s string) bool {
+			return json.Valid([]byte(s)) && strings.Count(s, "\n") == 1 && strings.HasSuffix(s, "}\n") && strings.Contains(s, `"schema":"1.0"`)
+		}},
 		{"xml", true, nil},
 	} {
 		var buf bytes.Buffer

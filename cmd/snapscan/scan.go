@@ -33,6 +33,7 @@ type scanFlags struct {
 	noSweep    bool
 	workers    int
 	sweepFlags sweepFlags
+	ci         ciFlags
 }
 
 func newScanCmd() *cobra.Command {
@@ -49,7 +50,16 @@ with their evidence and the manual remediation step. It never changes the
 image and never remediates.
 
 Output formats: table (default, for a terminal), json (versioned schema, see
-docs/report-schema.md), sarif (2.1.0, for code-scanning UIs).
+docs/report-schema.md), sarif (2.1.0, for code-scanning UIs), jsonl (one report
+per line, for batches; merge shards with 'snapscan merge').
+
+Many images (docs/batch-and-ci.md): give several IMAGEs, a directory, or
+--from-file LIST; --parallel N scans N at once; --shard I/N takes a
+deterministic share of the list; --at-risk-list and --clean-list write which
+images to keep and which may be released (snapscan never deletes anything).
+In CI: --ignorefile (.snapscanignore, with expiry dates), --baseline an earlier
+JSON report to show only what is new, --evidence DIR to copy every file behind
+a finding out of the image with a chain-of-custody manifest.
 
 Exit codes (docs/exit-codes.md):
   0  scan done; no finding fails the policy (always 0 without --exit-code)
@@ -62,9 +72,11 @@ Examples:
   snapscan scan disk.img
   snapscan scan --format sarif --output snapscan.sarif --exit-code 1 golden.img
   snapscan scan --severity high,critical --inventory disk.img
-  snapscan scan --dir /mnt/evidence`,
+  snapscan scan --dir /mnt/evidence
+  snapscan scan --from-file images.txt --parallel 2 -f jsonl -o audit.jsonl --at-risk-list keep.txt
+  snapscan scan --baseline last-release.json --ignorefile .snapscanignore --exit-code 1 golden.img`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.dir == "" && len(args) == 0 {
+			if f.dir == "" && len(args) == 0 && f.ci.fromFile == "" {
 				return &exitError{exitUsage, fmt.Errorf("scan needs an IMAGE or --dir PATH\nRun 'snapscan scan --help' for usage.")}
 			}
 			if f.dir != "" && len(args) > 0 {
@@ -86,6 +98,7 @@ Examples:
 	fl.BoolVar(&f.noSweep, "no-sweep", false, "skip the content sweep (YARA and IOC hashes over every file); run the persistence checks only")
 	fl.IntVar(&f.workers, "workers", 0, "parallel workers (default: depends on the number of cores)")
 	addSweepFlags(fl, &f.sweepFlags)
+	addCIFlags(fl, &f.ci)
 	return cmd
 }
 
@@ -102,6 +115,12 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 	}
 	if !validFormat(f.format) {
 		return &exitError{exitUsage, fmt.Errorf("unknown format %q (valid formats: %s)", f.format, strings.Join(report.Formats, ", "))}
+	}
+	if err := f.ci.prepare(cmd); err != nil {
+		return err
+	}
+	if images, err = f.ci.images(cmd, images); err != nil {
+		return err
 	}
 	if strings.EqualFold(f.format, "sarif") && len(images) > 1 {
 		return &exitError{exitUsage, fmt.Errorf("sarif output takes one image per run; scan the images one at a time or use --format json")}
@@ -124,7 +143,7 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 	if f.dir != "" {
 		reports = append(reports, scanner.ScanDir(ctx, f.dir, f.osHint, opts))
 	}
-	for _, img := range images {
+	reports = append(reports, f.ci.scanAll(ctx, images, func(ctx context.Context, img string) *report.Report {
 		r := scanner.ScanImage(ctx, img, opts)
 		if f.hashImage {
 			if sum, err := fileSHA256(img); err == nil {
@@ -133,14 +152,15 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 				r.Errors = append(r.Errors, report.ScanError{Stage: "hash-image", Error: err.Error()})
 			}
 		}
-		reports = append(reports, r)
-	}
+		return r
+	})...)
 
 	code := exitOK
 	policy := report.DefaultPolicy()
 	policy.FailOn, policy.FindingsCode = failOn, f.exitCode
 	for _, r := range reports {
 		report.Finalize(r)
+		f.ci.apply(r)
 		report.FilterSet(r, keep)
 		if !f.inventory {
 			r.Inventory = nil
@@ -166,6 +186,9 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 			return &exitError{report.ExitError, err}
 		}
 	}
+	if err := f.ci.finish(cmd, reports, failOn); err != nil {
+		return err
+	}
 	if code != exitOK {
 		return &exitError{code, errSilent}
 	}
@@ -189,13 +212,24 @@ func writeReports(w io.Writer, reports []*report.Report, f *scanFlags) error {
 		enc.SetEscapeHTML(false)
 		return enc.Encode(docs)
 	}
+	table := strings.EqualFold(f.format, "table")
 	for i, r := range reports {
-		if i > 0 {
+		if i > 0 && !strings.EqualFold(f.format, "jsonl") {
 			fmt.Fprintln(w)
 		}
 		if err := report.Write(w, r, f.format, wo); err != nil {
 			return err
 		}
+		if table && f.ci.showSuppressed {
+			if err := report.WriteSuppressed(w, r); err != nil {
+				return err
+			}
+		}
+	}
+	if table && len(reports) > 1 {
+		fmt.Fprintln(w)
+		failOn, _ := report.ParseSeverity(f.failOn)
+		return report.WriteSummary(w, reports, failOn)
 	}
 	return nil
 }
