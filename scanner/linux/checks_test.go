@@ -353,7 +353,7 @@ func TestMarkersCheck(t *testing.T) {
 func TestHostsAndFirewallChecks(t *testing.T) {
 	runCases(t, []checkCase{
 		{name: "hosts", check: "hosts", files: map[string]string{
-			"etc/hosts": "127.0.0.1 localhost\n1.2.3.4 xmr-eu1.nanopool.org\n0.0.0.0 pool.minexmr.com\n127.0.0.1 update.aegis.aliyun.com\n10.0.0.5 deb.debian.org\n1.2.3.5 notnanopool.org\n",
+			"etc/hosts": "127.0.0.1 localhost\n1.2.3.4 xmr-eu1.nanopool.org\n0.0.0.0 pool.minexmr.com\n127.0.0.1 update.aegis.aliyun.com\n10.0.0.5 mirror.example.org\n1.2.3.5 notnanopool.org\n",
 		}, want: []want{
 			{path: "/etc/hosts", rule: "hosts.pool-pinned", technique: "T1496.001", line: 2, sev: report.High},
 			{path: "/etc/hosts", rule: "hosts.pool-blocked", line: 3, sev: report.Info},

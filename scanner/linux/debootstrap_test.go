@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,8 +34,12 @@ func TestDebootstrapBookworm(t *testing.T) {
 		if err := os.MkdirAll(filepath.Dir(debootstrapCache), 0o755); err != nil {
 			t.Skip("cannot create the cache dir: ", err)
 		}
+		mirror := aptMirror()
+		if mirror == "" {
+			t.Skip("no Debian mirror configured in /etc/apt: nowhere to debootstrap from")
+		}
 		start := time.Now()
-		out, err := exec.Command("debootstrap", "--variant=minbase", "bookworm", partial, "http://deb.debian.org/debian").CombinedOutput()
+		out, err := exec.Command("debootstrap", "--variant=minbase", "bookworm", partial, mirror).CombinedOutput()
 		if err != nil {
 			os.RemoveAll(partial)
 			t.Skipf("debootstrap failed (no network?): %v\n%s", err, tail(out))
@@ -74,4 +79,27 @@ func tail(b []byte) string {
 		b = b[len(b)-2000:]
 	}
 	return string(b)
+}
+
+// aptMirror is the Debian mirror this machine's apt already uses, so the
+// test fetches from wherever the host is allowed to.
+func aptMirror() string {
+	if data, err := os.ReadFile("/etc/apt/sources.list.d/debian.sources"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "URIs:"); ok {
+				if f := strings.Fields(v); len(f) > 0 {
+					return f[0]
+				}
+			}
+		}
+	}
+	if data, err := os.ReadFile("/etc/apt/sources.list"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 3 && f[0] == "deb" && strings.HasPrefix(f[1], "http") {
+				return f[1]
+			}
+		}
+	}
+	return ""
 }
