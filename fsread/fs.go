@@ -97,7 +97,7 @@ func (t *treeFS[N]) wrap(op, name string, err error) error {
 // followed; the last one only when follow is set.
 func (t *treeFS[N]) resolve(name string, follow bool) (n N, err error) {
 	defer guard(&err)
-	if !fs.ValidPath(name) {
+	if !validPath(name) {
 		return n, fs.ErrInvalid
 	}
 	var parts []string
@@ -390,4 +390,26 @@ func (f *file[N]) ReadDir(count int) ([]fs.DirEntry, error) {
 	out := f.dir[:k]
 	f.dir = f.dir[k:]
 	return out, nil
+}
+
+// validPath is fs.ValidPath without its UTF-8 requirement: Linux names are
+// bytes, and a name that is not UTF-8 must not hide a file from the checks.
+func validPath(name string) bool {
+	if name == "." {
+		return true
+	}
+	for {
+		i := strings.IndexByte(name, '/')
+		elem := name
+		if i >= 0 {
+			elem = name[:i]
+		}
+		if elem == "" || elem == "." || elem == ".." {
+			return false
+		}
+		if i < 0 {
+			return true
+		}
+		name = name[i+1:]
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"runtime"
@@ -312,7 +313,7 @@ func prettyName(fsys fsread.FS, osKind string) string {
 		return ""
 	}
 	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
-		data, err := fs.ReadFile(fsys, p)
+		data, err := readHead(fsys, p, 64<<10)
 		if err != nil {
 			continue
 		}
@@ -323,4 +324,15 @@ func prettyName(fsys fsread.FS, osKind string) string {
 		}
 	}
 	return ""
+}
+
+// readHead reads at most max bytes of name: an inode may claim any size, and
+// the OS-identification files the scanner itself reads are small.
+func readHead(fsys fs.FS, name string, max int64) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max))
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io/fs"
 	"regexp"
 	"strconv"
 	"strings"
@@ -133,7 +132,7 @@ func resolveSpec(spec string, vols []*openVolume) (*openVolume, string) {
 // linuxMounts returns the volumes a Linux root's fstab mounts, keyed by
 // mount point, and notes for the mounts that name no volume of this image.
 func linuxMounts(root *openVolume, vols []*openVolume) (map[string]*openVolume, []string) {
-	data, err := fs.ReadFile(root.fsys, "etc/fstab")
+	data, err := readHead(root.fsys, "etc/fstab", 1<<20)
 	if err != nil {
 		return nil, nil
 	}

@@ -59,6 +59,9 @@ func (v *volume) dir(n uint32) (*dirList, error) {
 	if dl, ok := v.dirCache.get(n); ok {
 		return dl, nil
 	}
+	if b := v.bigDir.Load(); b != nil && b.ino == n {
+		return b.dl, nil
+	}
 	in, err := v.inode(n)
 	if err != nil {
 		return nil, err
@@ -87,8 +90,24 @@ func (v *volume) dir(n uint32) (*dirList, error) {
 			dl.byName[e.Name] = e.Node
 		}
 	}
-	v.dirCache.put(n, dl, len(p.out))
+	if len(p.out) > bigDirEntries {
+		// Too large for the shared cache; kept in a slot of its own so that
+		// the lookups of a walk through it (a spool with 100,000 files) do
+		// not re-parse it each time, which would be quadratic.
+		v.bigDir.Store(&bigDir{ino: n, dl: dl})
+	} else {
+		v.dirCache.put(n, dl, len(p.out))
+	}
 	return dl, nil
+}
+
+// bigDirEntries is the size above which a listing skips the shared cache.
+const bigDirEntries = 1 << 14
+
+// bigDir is the most recent directory too large for the shared cache.
+type bigDir struct {
+	ino uint32
+	dl  *dirList
 }
 
 type dirParser struct {

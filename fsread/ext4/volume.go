@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/snapscan/snapscan/fsread"
 )
@@ -34,6 +35,7 @@ type volume struct {
 
 	inodeCache *lru[uint32, []byte]
 	dirCache   *lru[uint32, *dirList]
+	bigDir     atomic.Pointer[bigDir]
 }
 
 // extFS is the FS New returns: the shared resolver plus the superblock facts.
