@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"io"
@@ -20,4 +21,21 @@ func WriteJSON(w io.Writer, r *Report) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(prepared(r))
+}
+
+// WriteJSONArray renders several reports as one JSON array, each element
+// exactly as WriteJSON renders a single report.
+func WriteJSONArray(w io.Writer, reports []*Report) error {
+	docs := []json.RawMessage{}
+	for _, r := range reports {
+		var b bytes.Buffer
+		if err := WriteJSON(&b, r); err != nil {
+			return err
+		}
+		docs = append(docs, b.Bytes())
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(docs)
 }

@@ -88,12 +88,26 @@ func Incomplete(r *Report) (bool, string) {
 		}
 		return false, ""
 	}
+	scanned, missed := 0, []string{}
 	for _, v := range r.Volumes {
+		if v.Truncated {
+			return true, fmt.Sprintf("the image is truncated: it ends inside volume %s", v.Name)
+		}
 		if v.Scanned {
-			return false, ""
+			scanned++
+		} else {
+			missed = append(missed, v.Name)
 		}
 	}
-	return true, fmt.Sprintf("none of the %d volumes could be scanned", len(r.Volumes))
+	if scanned == 0 {
+		return true, fmt.Sprintf("none of the %d volumes could be scanned", len(r.Volumes))
+	}
+	// No OS root among what was read while other volumes were not read (a
+	// root on LVM or LUKS): the persistence checks never ran on the system.
+	if len(r.Targets) == 0 && len(missed) > 0 {
+		return true, fmt.Sprintf("no operating-system root among the volumes read; not scanned: %s", strings.Join(missed, ", "))
+	}
+	return false, ""
 }
 
 // Verdict is the one-line conclusion of a report: "clean", "at risk: N

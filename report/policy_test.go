@@ -25,6 +25,15 @@ func TestExitCode(t *testing.T) {
 		r := withFindings(Low)
 		r.Volumes = append(r.Volumes, Volume{Name: "d@2", Reason: "encrypted"})
 		r.Errors = []ScanError{{Volume: "d@1", Path: "/etc/shadow", Stage: "check:accounts", Error: "bad inode"}}
+		r.Targets = []Target{{OS: "linux", Volume: "d@1"}}
+		return r
+	}
+	rootUnread := func() *Report { // /boot read, the root on LUKS not
+		return &Report{Volumes: []Volume{{Name: "d@1", Scanned: true}, {Name: "d@2", Reason: "encrypted"}}}
+	}
+	truncated := func() *Report {
+		r := partial()
+		r.Volumes[0].Truncated = true
 		return r
 	}
 	dirScan := func() *Report { return &Report{Targets: []Target{{OS: "linux", Volume: "dir"}}} }
@@ -51,6 +60,8 @@ func TestExitCode(t *testing.T) {
 		{"nothing found at all", nothingFound(), DefaultPolicy(), ExitIncomplete},
 		{"partly scanned with errors is not incomplete", partial(), Policy{FailOn: Medium, FindingsCode: 1}, ExitClean},
 		{"directory scan without volumes", dirScan(), DefaultPolicy(), ExitClean},
+		{"no OS root read while a volume was not", rootUnread(), Policy{FailOn: Medium, FindingsCode: 1}, ExitIncomplete},
+		{"truncated image", truncated(), Policy{FailOn: Medium, FindingsCode: 1}, ExitIncomplete},
 		{"findings win over incomplete", func() *Report {
 			r := withFindings(Critical)
 			r.Errors = []ScanError{{Stage: "open", Error: "x"}}

@@ -45,6 +45,8 @@ type Volume struct {
 	UUID       string `json:"uuid,omitempty"`
 	Scanned    bool   `json:"scanned"`
 	Reason     string `json:"reason,omitempty"` // why not scanned
+	// Truncated: the image ends before this volume does.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Target is one OS root the checks ran on, with the volumes mounted into it

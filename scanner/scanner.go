@@ -73,6 +73,7 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 			Filesystem: string(v.Detect.Kind), Label: v.Detect.Label, UUID: v.Detect.UUID, Reason: v.Reason,
 		}
 		if v.Part != nil {
+			rv.Truncated = v.Part.Clipped
 			rv.PartType, rv.PartName = v.Part.Type, v.Part.Name
 			if v.Part.TypeName != "" {
 				rv.PartType += " (" + v.Part.TypeName + ")"

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -218,7 +217,7 @@ func writeLists(reports []*report.Report, failOn report.Severity, atRiskPath, cl
 		if l.path == "" {
 			continue
 		}
-		if err := os.WriteFile(l.path, l.data, 0o644); err != nil {
+		if err := writeOutputFile(l.path, l.data); err != nil {
 			return &exitError{report.ExitError, err}
 		}
 	}
@@ -280,19 +279,23 @@ func runMerge(cmd *cobra.Command, f *mergeFlags, files []string) error {
 	if err != nil {
 		return cannotRead(err)
 	}
+	protect(files)
 	out := cmd.OutOrStdout()
-	var file *os.File
+	var file *outputFile
 	if f.output != "" {
-		if file, err = os.Create(f.output); err != nil {
+		if file, err = createOutput(f.output); err != nil {
 			return &exitError{report.ExitError, err}
 		}
 		out = file
 	}
 	if err := writeMerged(out, reports, format, failOn); err != nil {
+		if file != nil {
+			file.abort()
+		}
 		return &exitError{report.ExitError, err}
 	}
 	if file != nil {
-		if err := file.Close(); err != nil {
+		if err := file.commit(); err != nil {
 			return &exitError{report.ExitError, err}
 		}
 	}
@@ -319,18 +322,7 @@ func writeMerged(w io.Writer, reports []*report.Report, format string, failOn re
 		}
 		return nil
 	case "json":
-		docs := []json.RawMessage{}
-		for _, r := range reports {
-			var b bytes.Buffer
-			if err := report.WriteJSON(&b, r); err != nil {
-				return err
-			}
-			docs = append(docs, b.Bytes())
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(docs)
+		return report.WriteJSONArray(w, reports)
 	}
 	return report.WriteSummary(w, reports, failOn)
 }

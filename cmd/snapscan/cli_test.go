@@ -421,3 +421,50 @@ func TestScanSweepFindsMinersNotMentions(t *testing.T) {
 		t.Errorf("only %d files swept", r.Stats.FilesSwept)
 	}
 }
+
+// The report, the lists and evidence never land on the evidence itself.
+func TestOutputsNeverOverwriteInputs(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(img(t, "linux-clean.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := filepath.Join(dir, "copy.img")
+	os.WriteFile(image, src, 0o444)
+	tree := filepath.Join(dir, "tree")
+	os.MkdirAll(filepath.Join(tree, "etc"), 0o755)
+	os.WriteFile(filepath.Join(tree, "etc/os-release"), []byte("ID=debian\n"), 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"report over the image", []string{"scan", "--no-sweep", "-o", image, image}},
+		{"at-risk list over the image", []string{"scan", "--no-sweep", "--at-risk-list", image, image}},
+		{"report into the scanned tree", []string{"scan", "--no-sweep", "--dir", tree, "-o", filepath.Join(tree, "etc/report.txt")}},
+		{"evidence into the scanned tree", []string{"scan", "--no-sweep", "--dir", tree, "--evidence", filepath.Join(tree, "ev")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errs, code := run(t, tc.args...)
+			if code == 0 || !strings.Contains(errs, "refusing") {
+				t.Errorf("exit %d, stderr %q: want a refusal", code, errs)
+			}
+		})
+	}
+	after, _ := os.ReadFile(image)
+	if !bytes.Equal(after, src) {
+		t.Fatal("the image was changed")
+	}
+	if _, err := os.Stat(filepath.Join(tree, "etc/report.txt")); err == nil {
+		t.Fatal("a report was written into the scanned tree")
+	}
+	// A legitimate output still works and is complete.
+	out := filepath.Join(dir, "report.json")
+	if _, errs, code := run(t, "scan", "--no-sweep", "-f", "json", "-o", out, image); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r map[string]any
+	b, _ := os.ReadFile(out)
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("report not valid JSON: %v", err)
+	}
+}

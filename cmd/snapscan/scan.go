@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -122,6 +121,13 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 	if images, err = f.ci.images(cmd, images); err != nil {
 		return err
 	}
+	// Nothing this run writes may land on its inputs or in a scanned tree.
+	protect(append(append([]string(nil), images...), f.ci.baseline, f.ci.fromFile, f.ci.ignoreFile), f.dir)
+	if f.ci.evidenceDir != "" {
+		if err := checkOutput(filepath.Join(f.ci.evidenceDir, "manifest.json")); err != nil {
+			return &exitError{exitUsage, fmt.Errorf("--evidence: %w", err)}
+		}
+	}
 	if strings.EqualFold(f.format, "sarif") && len(images) > 1 {
 		return &exitError{exitUsage, fmt.Errorf("sarif output takes one image per run; scan the images one at a time or use --format json")}
 	}
@@ -171,18 +177,21 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 	}
 
 	out := cmd.OutOrStdout()
-	var file *os.File
+	var file *outputFile
 	if f.output != "" {
-		if file, err = os.Create(f.output); err != nil {
+		if file, err = createOutput(f.output); err != nil {
 			return &exitError{report.ExitError, err}
 		}
 		out = file
 	}
 	if err := writeReports(out, reports, f); err != nil {
+		if file != nil {
+			file.abort()
+		}
 		return &exitError{report.ExitError, err}
 	}
 	if file != nil {
-		if err := file.Close(); err != nil {
+		if err := file.commit(); err != nil {
 			return &exitError{report.ExitError, err}
 		}
 	}
@@ -198,19 +207,7 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 func writeReports(w io.Writer, reports []*report.Report, f *scanFlags) error {
 	wo := report.WriteOptions{Inventory: f.inventory}
 	if strings.EqualFold(f.format, "json") && len(reports) > 1 {
-		// One JSON array of reports, each exactly as WriteJSON renders it.
-		var docs []json.RawMessage
-		for _, r := range reports {
-			var b bytes.Buffer
-			if err := report.WriteJSON(&b, r); err != nil {
-				return err
-			}
-			docs = append(docs, b.Bytes())
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(docs)
+		return report.WriteJSONArray(w, reports)
 	}
 	table := strings.EqualFold(f.format, "table")
 	for i, r := range reports {

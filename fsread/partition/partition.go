@@ -24,6 +24,9 @@ type Partition struct {
 	TypeName string // human name when known
 	Name     string // GPT partition name
 	GUID     string // GPT unique partition GUID
+	// Clipped: the partition runs past the end of the image, which holds
+	// only its head (Size is what the image holds).
+	Clipped bool
 }
 
 // Table is a disk's partition table.
@@ -56,9 +59,16 @@ func Read(r io.ReaderAt, size int64) (*Table, error) {
 }
 
 func readGPT(r io.ReaderAt, size int64, ss int) (t *Table, err error) {
-	sig := make([]byte, 8)
-	if n, _ := r.ReadAt(sig, int64(ss)); n != 8 || string(sig) != "EFI PART" {
+	hdr := make([]byte, 92)
+	if n, _ := r.ReadAt(hdr, int64(ss)); n != len(hdr) || string(hdr[:8]) != "EFI PART" {
 		return nil, ErrNoTable
+	}
+	// go-diskfs allocates entries × entry size as the header says, before
+	// any check: a crafted header would exhaust memory, which no recover
+	// catches. The UEFI spec's array is 16 KiB; allow 1 MiB.
+	entries, entrySize := uint64(le32(hdr[80:])), uint64(le32(hdr[84:]))
+	if entrySize < 128 || entrySize > 4096 || entries*entrySize > 1<<20 || int64(entries*entrySize) > size {
+		return nil, fmt.Errorf("GPT: header claims %d entries of %d bytes: not a plausible partition array", entries, entrySize)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -178,10 +188,10 @@ func (t *Table) add(p Partition, disk int64) {
 		return
 	case p.Start >= disk:
 		t.Warnings = append(t.Warnings, fmt.Sprintf("partition %d starts at byte %d, past the end of the image (%d bytes): truncated image?", p.Index, p.Start, disk))
-		p.Size = 0
+		p.Size, p.Clipped = 0, true
 	case p.Start+p.Size > disk:
 		t.Warnings = append(t.Warnings, fmt.Sprintf("partition %d ends past the end of the image by %d bytes: truncated image?", p.Index, p.Start+p.Size-disk))
-		p.Size = disk - p.Start
+		p.Size, p.Clipped = disk-p.Start, true
 	}
 	t.Partitions = append(t.Partitions, p)
 }

@@ -175,3 +175,22 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// A GPT header claiming a huge entry array must be refused before anything
+// allocates it (go-diskfs would, and an out-of-memory is not recoverable).
+func TestGPTHeaderWithHugeEntryArray(t *testing.T) {
+	disk := make([]byte, 1<<20)
+	disk[510], disk[511] = 0x55, 0xAA
+	disk[446+4] = 0xEE
+	h := disk[512:]
+	copy(h, "EFI PART")
+	for _, tc := range []struct{ entries, size uint32 }{{1 << 31, 128}, {4, 1 << 31}, {1 << 20, 128}} {
+		putLE32(h[80:], tc.entries)
+		putLE32(h[84:], tc.size)
+		if _, err := readGPT(bytes.NewReader(disk), int64(len(disk)), 512); err == nil || !strings.Contains(err.Error(), "plausible") {
+			t.Errorf("%d entries of %d bytes: got %v", tc.entries, tc.size, err)
+		}
+	}
+}
+
+func putLE32(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24) }
