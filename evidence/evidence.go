@@ -104,6 +104,12 @@ type Entry struct {
 // not a failure. Only problems on the host side (DIR not writable) are
 // errors. A report without findings writes nothing. now is the capture
 // time, version the tool version.
+
+// MaxCopySize caps one evidence copy (--evidence-max-size).
+var MaxCopySize int64 = 4 << 30
+
+var errTooLarge = errors.New("evidence file too large")
+
 func Capture(dir string, r *report.Report, open OpenFunc, now time.Time, version string) (*Manifest, error) {
 	m := &Manifest{Tool: "snapscan", Version: version, Captured: now.UTC(), Image: r.Image,
 		ScanStarted: r.Started, Entries: []Entry{}}
@@ -365,7 +371,12 @@ func copyOut(files string, loc location, open OpenFunc) (copied, error) {
 	}
 	c.tmp = tmp.Name()
 	hm, hs := md5.New(), sha256.New()
-	_, cerr := io.Copy(io.MultiWriter(tmp, hm, hs), f)
+	// An inode may claim any size: copying is capped so that one hostile
+	// file cannot fill the examiner's disk.
+	n, cerr := io.Copy(io.MultiWriter(tmp, hm, hs), io.LimitReader(f, MaxCopySize+1))
+	if cerr == nil && n > MaxCopySize {
+		cerr = fmt.Errorf("%w: larger than %d bytes, not copied (raise --evidence-max-size)", errTooLarge, MaxCopySize)
+	}
 	if err := tmp.Close(); err != nil && cerr == nil {
 		os.Remove(c.tmp)
 		return copied{}, &hostError{err}
@@ -375,6 +386,9 @@ func copyOut(files string, loc location, open OpenFunc) (copied, error) {
 		var pe *fs.PathError
 		if errors.As(cerr, &pe) && strings.HasPrefix(pe.Path, files) {
 			return copied{}, &hostError{cerr}
+		}
+		if errors.Is(cerr, errTooLarge) {
+			return copied{}, cerr
 		}
 		return copied{}, fmt.Errorf("reading: %w", cerr)
 	}

@@ -354,3 +354,39 @@ func TestCaptureFromRealImage(t *testing.T) {
 		t.Errorf("only %d captured files have a hash to compare", matched)
 	}
 }
+
+// A file claiming more than the cap is recorded with an error, not copied:
+// one hostile inode must not fill the examiner's disk.
+func TestCaptureCapsCopySize(t *testing.T) {
+	old := MaxCopySize
+	MaxCopySize = 1000
+	defer func() { MaxCopySize = old }()
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "big"), bytes.Repeat([]byte("x"), 5000), 0o644)
+	os.WriteFile(filepath.Join(src, "small"), []byte("ok"), 0o644)
+	open := func(volume, p string) (fs.File, error) { return os.Open(filepath.Join(src, p)) }
+	r := &report.Report{Image: "i.img", Findings: []report.Finding{
+		{ID: "A", Rule: "r", Evidence: report.Evidence{Volume: "v", Path: "/big"}},
+		{ID: "B", Rule: "r", Evidence: report.Evidence{Volume: "v", Path: "/small"}},
+	}}
+	dir := filepath.Join(t.TempDir(), "ev")
+	m, err := Capture(dir, r, open, time.Unix(0, 0), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var copiedBytes int64
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && strings.Contains(p, "files") {
+			fi, _ := d.Info()
+			copiedBytes += fi.Size()
+		}
+		return nil
+	})
+	if copiedBytes != 2 {
+		t.Errorf("%d bytes copied, want only the small file's 2", copiedBytes)
+	}
+	js, _ := json.Marshal(m)
+	if !strings.Contains(string(js), "not copied") {
+		t.Errorf("manifest does not say the big file was not copied: %s", js)
+	}
+}

@@ -39,6 +39,7 @@ type ciFlags struct {
 	atRiskList     string
 	cleanList      string
 	evidenceDir    string
+	evidenceMax    string
 
 	// loaded by prepare
 	ignore    *suppress.File
@@ -57,12 +58,20 @@ func addCIFlags(fl *pflag.FlagSet, c *ciFlags) {
 	fl.StringVar(&c.atRiskList, "at-risk-list", "", "write the paths of images with findings at or above --fail-on to this file")
 	fl.StringVar(&c.cleanList, "clean-list", "", "write the paths of images scanned without such findings to this file (images that could not be scanned are on neither list)")
 	fl.StringVar(&c.evidenceDir, "evidence", "", "copy every file behind a finding out of the image into this directory, with a JSON manifest (content-addressed, read-only copies)")
+	fl.StringVar(&c.evidenceMax, "evidence-max-size", "4GiB", "with --evidence: larger files are not copied, and the manifest says so")
 }
 
 // prepare loads the suppression file and the baseline. Errors are usage
 // errors: a CI gate with a broken suppression file must not run.
 func (c *ciFlags) prepare(cmd *cobra.Command) error {
 	c.now = time.Now().UTC()
+	if c.evidenceDir != "" {
+		max, err := parseSize(c.evidenceMax)
+		if err != nil {
+			return &exitError{exitUsage, fmt.Errorf("--evidence-max-size: %w", err)}
+		}
+		evidence.MaxCopySize = max
+	}
 	c.ignoreSet = cmd.Flags().Changed("ignorefile")
 	if c.ignoreFile != "" {
 		f, err := suppress.Load(c.ignoreFile)

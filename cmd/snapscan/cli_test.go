@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/snapscan/snapscan/internal/testimg"
@@ -217,6 +218,8 @@ func TestExitCodesAndErrors(t *testing.T) {
 		z2[i] = 0
 	}
 	os.WriteFile(zeroed, z, 0o444)
+	fifo := filepath.Join(dir, "fifo")
+	syscall.Mkfifo(fifo, 0o600)
 	garbage := filepath.Join(dir, "garbage.img")
 	g := make([]byte, 4<<20)
 	for i := range g {
@@ -234,6 +237,7 @@ func TestExitCodesAndErrors(t *testing.T) {
 		{"bad flag", []string{"scan", "--nope", infected}, exitUsage, "unknown flag"},
 		{"bad severity", []string{"scan", "--fail-on", "urgent", infected}, exitUsage, "unknown severity"},
 		{"missing image", []string{"inspect", filepath.Join(dir, "none.img")}, exitCannotRead, "no such file"},
+		{"fifo is refused, not waited on", []string{"inspect", fifo}, exitCannotRead, "named pipe"},
 		{"missing path", []string{"cat", infected + ":/etc/nothing"}, exitCannotRead, "etc/nothing"},
 		{"bad volume", []string{"ls", infected + "@9:/"}, exitCannotRead, "no volume 9"},
 		{"directory", []string{"cat", infected + ":/etc"}, exitCannotRead, "is a directory"},

@@ -5,6 +5,7 @@
 package dirfs
 
 import (
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -64,8 +65,9 @@ func (b backend) ReadLink(n string) (string, error) { return os.Readlink(n) }
 
 func (b backend) Open(n string) (io.ReaderAt, int64, error) {
 	// O_NOFOLLOW and O_NONBLOCK: a node swapped for a link or FIFO between
-	// Lstat and open must not escape root or hang the scan.
-	f, err := os.OpenFile(n, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	// Lstat and open must not escape root or hang the scan. O_NOATIME: an
+	// access time is evidence, and reading must not replace it.
+	f, err := openNoAtime(n, syscall.O_NOFOLLOW|syscall.O_NONBLOCK)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -111,7 +113,10 @@ func (b backend) Meta(n string) (*fsread.Meta, error) {
 // have none (tmpfs) give 0.
 func inodeFlags(p string) uint32 {
 	const fsIocGetflags = 0x80086601
-	fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOATIME, 0)
+	if err == syscall.EPERM {
+		fd, err = syscall.Open(p, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	}
 	if err != nil {
 		return 0
 	}
@@ -121,4 +126,15 @@ func inodeFlags(p string) uint32 {
 		return 0
 	}
 	return flags
+}
+
+// openNoAtime opens read-only without updating the access time where the
+// kernel allows it (the file's owner or root); otherwise it opens plainly:
+// mount the evidence ro,noatime to keep every atime.
+func openNoAtime(p string, flags int) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|flags|syscall.O_NOATIME, 0)
+	if errors.Is(err, syscall.EPERM) {
+		f, err = os.OpenFile(p, os.O_RDONLY|flags, 0)
+	}
+	return f, err
 }

@@ -5,7 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 	"testing/fstest"
 
 	"github.com/snapscan/snapscan/fsread"
@@ -83,5 +85,30 @@ func TestSymlinksResolveInsideRoot(t *testing.T) {
 	}
 	if _, err := fsys.Open("etc/crontab/x"); err == nil {
 		t.Error("path through a regular file opened")
+	}
+}
+
+// Reading a tree must not replace its access times: they are evidence.
+func TestReadingKeepsAccessTimes(t *testing.T) {
+	root := t.TempDir()
+	p := filepath.Join(root, "cron")
+	os.WriteFile(p, []byte("* * * * * root true\n"), 0o644)
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	fsys, _ := New(root)
+	for i := 0; i < 2; i++ {
+		if _, err := fs.ReadFile(fsys, "cron"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st syscall.Stat_t
+	syscall.Stat(p, &st)
+	if got := time.Unix(st.Atim.Sec, st.Atim.Nsec).UTC(); !got.Equal(old) {
+		if os.Geteuid() != 0 {
+			t.Skipf("O_NOATIME needs the file's owner or root here; atime became %s", got)
+		}
+		t.Errorf("atime changed from %s to %s by reading", old, got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/fsread/detect"
@@ -72,20 +73,35 @@ func Register(k detect.Kind, o Opener) { openers[k] = o }
 // cannot be read is an error; a volume that cannot be read is not: it is
 // listed with the reason.
 func Open(path string) (*Image, error) {
-	f, err := os.Open(path) // O_RDONLY: the image is evidence.
+	// Stat before open: opening a FIFO would block the scan.
+	pre, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if st.IsDir() {
-		f.Close()
+	switch m := pre.Mode(); {
+	case m.IsDir():
 		return nil, fmt.Errorf("%s: is a directory (use --dir to scan a directory tree)", path)
+	case m&os.ModeNamedPipe != 0:
+		return nil, fmt.Errorf("%s: a named pipe, not a disk image or block device", path)
+	case m&os.ModeSocket != 0:
+		return nil, fmt.Errorf("%s: a socket, not a disk image or block device", path)
+	case m&os.ModeCharDevice != 0:
+		return nil, fmt.Errorf("%s: a character device, not a disk image or block device", path)
 	}
-	img := &Image{Path: path, f: f, Size: st.Size()}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // O_RDONLY: the image is evidence.
+	if err != nil {
+		return nil, err
+	}
+	size := pre.Size()
+	if pre.Mode()&os.ModeDevice != 0 {
+		// A block device (a write-blocked disk, a read-only loop or nbd
+		// device) has no size in stat: its end is its size.
+		if size, err = f.Seek(0, io.SeekEnd); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: size of block device: %w", path, err)
+		}
+	}
+	img := &Image{Path: path, f: f, Size: size}
 	if err := img.openContainer(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
