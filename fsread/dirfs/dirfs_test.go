@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 	"testing/fstest"
+	"time"
 
 	"github.com/snapscan/snapscan/fsread"
 )
