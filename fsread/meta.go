@@ -20,8 +20,11 @@ const (
 // does not record stay zero and the matching Has* flag says so, so that a
 // report never presents "uid 0" for an NTFS file whose owner is a SID.
 type Meta struct {
-	Name  string      // base name as stored on disk
-	Inode uint64      // ext inode number or NTFS MFT entry number
+	Name  string // base name as stored on disk
+	Inode uint64 // ext inode number or NTFS MFT entry number
+	// Dev tells filesystems apart inside a composed tree (fsread.Mount):
+	// inode numbers repeat across volumes. Zero outside one.
+	Dev   uint64
 	Mode  fs.FileMode // type bits plus permission, setuid, setgid, sticky
 	Size  int64
 	Nlink uint32

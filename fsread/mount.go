@@ -70,6 +70,7 @@ func (m *mountBackend) Meta(n mountNode) (*Meta, error) {
 		return nil, err
 	}
 	meta := *MetaOf(fi)
+	meta.Dev = uint64(n.fs) + 1
 	return &meta, nil
 }
 

@@ -30,7 +30,10 @@ func Walk(fsys fs.FS, root string, fn fs.WalkDirFunc) error {
 	return err
 }
 
-func walk(fsys fs.FS, name string, d fs.DirEntry, fn fs.WalkDirFunc, ancestors []uint64, depth int) error {
+// nodeID names a directory across the volumes of a composed tree.
+type nodeID struct{ dev, ino uint64 }
+
+func walk(fsys fs.FS, name string, d fs.DirEntry, fn fs.WalkDirFunc, ancestors []nodeID, depth int) error {
 	if err := fn(name, d, nil); err != nil || !d.IsDir() {
 		if err == fs.SkipDir && d.IsDir() {
 			err = nil
@@ -42,12 +45,13 @@ func walk(fsys fs.FS, name string, d fs.DirEntry, fn fs.WalkDirFunc, ancestors [
 	}
 	if info, err := d.Info(); err == nil {
 		if m, ok := info.Sys().(*Meta); ok && m.Inode != 0 {
+			id := nodeID{m.Dev, m.Inode}
 			for _, a := range ancestors {
-				if a == m.Inode {
+				if a == id {
 					return fn(name, d, &fs.PathError{Op: "walk", Path: name, Err: ErrDirLoop})
 				}
 			}
-			ancestors = append(ancestors, m.Inode)
+			ancestors = append(ancestors, id)
 		}
 	}
 	ents, err := fs.ReadDir(fsys, name)

@@ -196,9 +196,13 @@ func TestLsShowsFlagsAndRecurses(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^\d+ -rwxr-xr-x 0 0 +\d+ .* immutable 0$`).MatchString(out) {
 		t.Errorf("ls -l does not show /etc/cron.hourly/0 as immutable:\n%s", out)
 	}
-	out, _, code = run(t, "ls", "-r", image+":/home")
-	if code != 0 || !strings.Contains(out, "/home/bob/.configrc5") {
-		t.Errorf("ls -r through the fstab-mounted /home? exit %d\n%s", code, out)
+	// From the root too: /home's volume root has the same inode number as
+	// /, which must not pass for a directory loop.
+	for _, from := range []string{":/home", ":/"} {
+		out, errs, code := run(t, "ls", "-r", image+from)
+		if code != 0 || !strings.Contains(out, "/home/bob/.configrc5") {
+			t.Errorf("ls -r %s through the fstab-mounted /home: exit %d %s", from, code, errs)
+		}
 	}
 }
 
