@@ -200,3 +200,8 @@ func seconds(s float64) string {
 		return d.String()
 	}
 }
+
+// Printable is clean for other writers of image content to a terminal (the
+// analyst commands): escapes instead of control sequences, bidi overrides
+// and bytes that are not UTF-8.
+func Printable(s string) string { return clean(s) }

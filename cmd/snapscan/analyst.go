@@ -19,6 +19,7 @@ import (
 
 	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/fsread/image"
+	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner"
 )
 
@@ -133,12 +134,13 @@ func printImage(w io.Writer, img *image.Image) {
 		if v.Note != "" {
 			fs += " (" + v.Note + ")"
 		}
+		p := report.Printable
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			"@"+fmt.Sprint(v.Index), v.Start, humanBytes(v.Size), dash(typ), dash(v.Name), fs, dash(v.Label), dash(v.UUID), status)
+			"@"+fmt.Sprint(v.Index), v.Start, humanBytes(v.Size), dash(typ), dash(p(v.Name)), fs, dash(p(v.Label)), dash(p(v.UUID)), p(status))
 	}
 	tw.Flush()
 	for _, warn := range iv.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", warn)
+		fmt.Fprintf(w, "warning: %s\n", report.Printable(warn))
 	}
 }
 
@@ -193,6 +195,7 @@ entry), mode, owner, size, modification time (UTC), ext4 anti-removal flags
 			w := cmd.OutOrStdout()
 			tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 			show := func(name string, info fs.FileInfo) {
+				name = report.Printable(name)
 				if !long {
 					fmt.Fprintln(w, name)
 					return
@@ -206,7 +209,7 @@ entry), mode, owner, size, modification time (UTC), ext4 anti-removal flags
 				line := fmt.Sprintf("%d\t%s\t%s\t%d\t%s\t%s\t", m.Inode, fsread.ModeString(m.Mode), owner, m.Size, fmtTime(m.Mtime), dash(flags))
 				fmt.Fprintf(tw, "%s%s", line, name)
 				if m.LinkTarget != "" {
-					fmt.Fprintf(tw, " -> %s", m.LinkTarget)
+					fmt.Fprintf(tw, " -> %s", report.Printable(m.LinkTarget))
 				}
 				fmt.Fprintln(tw)
 			}
@@ -383,7 +386,7 @@ func printStat(w io.Writer, s statView) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+			fmt.Fprintf(tw, "%s:\t%s\n", k, report.Printable(v))
 		}
 	}
 	row("Path", s.Path)

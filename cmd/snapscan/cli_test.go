@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/snapscan/snapscan/internal/testimg"
 )
@@ -474,5 +475,39 @@ func TestOutputsNeverOverwriteInputs(t *testing.T) {
 	b, _ := os.ReadFile(out)
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatalf("report not valid JSON: %v", err)
+	}
+}
+
+// Names from an image are data, not terminal commands: ls, stat and inspect
+// print escapes instead of the control bytes a hostile name carries.
+func TestAnalystCommandsEscapeHostileNames(t *testing.T) {
+	if _, err := exec.LookPath("mke2fs"); err != nil {
+		t.Skip("mke2fs not installed")
+	}
+	src := t.TempDir()
+	hostile := "a\x1b[2J\x1b]0;PWNED\x07b\xff"
+	os.WriteFile(filepath.Join(src, hostile), []byte("x"), 0o644)
+	os.Symlink("/tmp/\x1b[1Aup", filepath.Join(src, "link"))
+	image := filepath.Join(t.TempDir(), "hostile.img")
+	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext4", "-L", "lbl\x1b[1A", "-d", src, image, "4M").CombinedOutput(); err != nil {
+		t.Skipf("mke2fs: %v %s", err, out)
+	}
+	for _, args := range [][]string{
+		{"ls", "-l", image + ":/"},
+		{"ls", "-lr", image + ":/"},
+		{"stat", image + ":/link"},
+		{"inspect", image},
+	} {
+		out, errs, code := run(t, args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d %s", args, code, errs)
+		}
+		if strings.ContainsAny(out+errs, "\x1b\x07") || !utf8.ValidString(out) {
+			t.Errorf("%v printed raw control bytes or invalid UTF-8: %q", args, out)
+		}
+	}
+	out, _, _ := run(t, "ls", image+":/")
+	if !strings.Contains(out, `a\x1b[2J`) {
+		t.Errorf("the hostile name is not shown escaped: %q", out)
 	}
 }
