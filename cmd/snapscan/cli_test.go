@@ -511,3 +511,31 @@ func TestAnalystCommandsEscapeHostileNames(t *testing.T) {
 		t.Errorf("the hostile name is not shown escaped: %q", out)
 	}
 }
+
+// NTFS's own records ($MFT holds copies of small files) are not live files:
+// listed as skipped, never a finding.
+func TestSweepSkipsNTFSMetadata(t *testing.T) {
+	stdout, errs, code := run(t, "scan", "-f", "json", img(t, "windows-infected.img"))
+	if code != 0 {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	var r struct {
+		Findings []struct {
+			Evidence struct{ Path string } `json:"evidence"`
+		} `json:"findings"`
+		Skipped []struct{ Path, Reason string } `json:"skipped"`
+	}
+	json.Unmarshal([]byte(stdout), &r)
+	for _, f := range r.Findings {
+		if strings.HasPrefix(f.Evidence.Path, "/$") {
+			t.Errorf("finding on NTFS metadata %s", f.Evidence.Path)
+		}
+	}
+	skipped := map[string]bool{}
+	for _, s := range r.Skipped {
+		skipped[s.Path] = strings.Contains(s.Reason, "NTFS metadata")
+	}
+	if !skipped["/$MFT"] || !skipped["/$LogFile"] {
+		t.Errorf("$MFT and $LogFile not listed as skipped NTFS metadata: %v", skipped)
+	}
+}

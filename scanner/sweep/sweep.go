@@ -184,6 +184,17 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 				}
 				return nil
 			}
+			if ntfsMetafile(p, d) {
+				// $MFT, $LogFile, $Extend...: the filesystem's own records.
+				// They hold copies and leftovers of other files (deleted ones
+				// too), so a match there is not a live file on the host.
+				outs <- outcome{path: p, skipped: &report.Skipped{
+					Volume: opts.Volume, Path: "/" + check.Clean(p), Reason: "NTFS metadata file (holds copies and leftovers of other files), not content-scanned"}}
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
 			t := d.Type()
 			if t.IsDir() || t&fs.ModeSymlink != 0 {
 				return nil // a link's target is swept under its own path
@@ -473,4 +484,20 @@ func (w *worker) vars(j job, osPath string, data []byte, md5hex string) yarascan
 		}
 	}
 	return v
+}
+
+// ntfsMetafile recognises NTFS's own files at the volume root: a '$' name on
+// one of the first MFT records, which NTFS reserves, marked hidden and
+// system. A user file named "$MFT" on ext4 or NTFS meets none of that.
+func ntfsMetafile(p string, d fs.DirEntry) bool {
+	if strings.Contains(p, "/") || !strings.HasPrefix(p, "$") {
+		return false
+	}
+	info, err := d.Info()
+	if err != nil {
+		return false
+	}
+	const hiddenSystem = 0x2 | 0x4
+	m := fsread.MetaOf(info)
+	return m.Inode < 27 && m.Attributes&hiddenSystem == hiddenSystem
 }
