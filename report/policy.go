@@ -125,10 +125,23 @@ func Verdict(r *Report) string {
 	if n := len(r.Errors); n > 0 {
 		parts = append(parts, fmt.Sprintf("incomplete: %s", plural(n, "error")))
 	}
-	if len(parts) == 0 {
-		return "clean"
+	v := "clean"
+	if len(parts) > 0 {
+		v = strings.Join(parts, "; ")
 	}
-	return strings.Join(parts, "; ")
+	// What was taken out of view is part of the conclusion: "clean" with
+	// 117 suppressed findings is not the same statement as "clean".
+	var hidden []string
+	if n := r.Stats.FindingsSuppressed; n > 0 {
+		hidden = append(hidden, plural(n, "finding")+" suppressed")
+	}
+	if n := r.Stats.FindingsInBaseline; n > 0 {
+		hidden = append(hidden, plural(n, "finding")+" in the baseline")
+	}
+	if len(hidden) > 0 {
+		v += " (" + strings.Join(hidden, ", ") + ")"
+	}
+	return v
 }
 
 func plural(n int, word string) string {

@@ -119,3 +119,19 @@ func TestExitCodesDocumented(t *testing.T) {
 		}
 	}
 }
+
+func TestVerdictSaysWhatWasTakenOutOfView(t *testing.T) {
+	r := withFindings()
+	r.Stats.FindingsSuppressed = 117
+	r.Stats.FindingsInBaseline = 3
+	if v := Verdict(r); v != "clean (117 findings suppressed, 3 findings in the baseline)" {
+		t.Errorf("verdict %q", v)
+	}
+	var b strings.Builder
+	if err := WriteTable(&b, r, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "117 findings suppressed by the ignore file") {
+		t.Errorf("table does not say findings were suppressed:\n%s", b.String())
+	}
+}

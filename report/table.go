@@ -224,6 +224,12 @@ func (t *tableWriter) findings() {
 		}
 		t.render(headers, group, widths)
 	}
+	if n := r.Stats.FindingsSuppressed; n > 0 {
+		t.printf("  (%s suppressed by the ignore file; --show-suppressed lists them)\n", plural(n, "finding"))
+	}
+	if n := r.Stats.FindingsInBaseline; n > 0 {
+		t.printf("  (%s already in the baseline report not shown)\n", plural(n, "finding"))
+	}
 	if r.Stats.FindingsHidden > 0 {
 		t.printf("  (%s below the --severity threshold not shown)\n", plural(r.Stats.FindingsHidden, "finding"))
 	}
