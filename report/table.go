@@ -47,7 +47,11 @@ func WriteTable(w io.Writer, r *Report, opts WriteOptions) error {
 	t.errors()
 	t.skipped()
 	if opts.Inventory {
-		t.inventory()
+		t.inventory("INVENTORY", t.r.Inventory)
+	} else if keys := inventoryOf(t.r, "ssh-key"); len(keys) > 0 {
+		// Every authorized key, suspicious or not: a key an attacker added
+		// looks like any other, and the analyst must see them all.
+		t.inventory("SSH AUTHORIZED KEYS", keys)
 	}
 	t.summary()
 	if t.err != nil {
@@ -430,16 +434,25 @@ func (t *tableWriter) skipped() {
 	t.field(2, 0, "", line)
 }
 
-func (t *tableWriter) inventory() {
-	r := t.r
-	t.section(fmt.Sprintf("INVENTORY  %s", plural(len(r.Inventory), "item")))
-	if len(r.Inventory) == 0 {
+func inventoryOf(r *Report, kind string) []InventoryItem {
+	var out []InventoryItem
+	for _, it := range r.Inventory {
+		if it.Kind == kind {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func (t *tableWriter) inventory(title string, items []InventoryItem) {
+	t.section(fmt.Sprintf("%s  %s", title, plural(len(items), "item")))
+	if len(items) == 0 {
 		t.printf("  none\n")
 		return
 	}
 	var kinds []string
 	groups := map[string][]InventoryItem{}
-	for _, it := range r.Inventory {
+	for _, it := range items {
 		if _, ok := groups[it.Kind]; !ok {
 			kinds = append(kinds, it.Kind)
 		}

@@ -539,3 +539,32 @@ func TestSweepSkipsNTFSMetadata(t *testing.T) {
 		t.Errorf("$MFT and $LogFile not listed as skipped NTFS metadata: %v", skipped)
 	}
 }
+
+// Every authorized key is reported, suspicious or not, without --inventory;
+// the rest of the inventory only with it.
+func TestSSHKeysAlwaysListed(t *testing.T) {
+	image := img(t, "linux-infected.img")
+	kinds := func(args ...string) map[string]int {
+		stdout, errs, code := run(t, append([]string{"scan", "--no-sweep", "-f", "json"}, append(args, image)...)...)
+		if code != 0 {
+			t.Fatalf("exit %d %s", code, errs)
+		}
+		var r struct {
+			Inventory []struct{ Kind string } `json:"inventory"`
+		}
+		json.Unmarshal([]byte(stdout), &r)
+		k := map[string]int{}
+		for _, i := range r.Inventory {
+			k[i.Kind]++
+		}
+		return k
+	}
+	def, full := kinds(), kinds("--inventory")
+	if def["ssh-key"] == 0 || def["ssh-key"] != full["ssh-key"] || len(def) != 1 {
+		t.Errorf("default inventory %v, full %v: want every ssh-key and nothing else by default", def, full)
+	}
+	table, _, _ := run(t, "scan", "--no-sweep", image)
+	if !strings.Contains(table, "SSH AUTHORIZED KEYS") || !strings.Contains(table, "alice@laptop") {
+		t.Error("the table does not list the authorized keys")
+	}
+}

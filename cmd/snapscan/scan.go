@@ -89,7 +89,7 @@ Examples:
 	fl.StringVar(&f.osHint, "os", "", "with --dir: the OS of the tree (linux, windows) when it cannot be detected")
 	fl.StringVarP(&f.format, "format", "f", "table", "output format: "+strings.Join(report.Formats, ", "))
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of standard output")
-	fl.BoolVar(&f.inventory, "inventory", false, "include the full autostart inventory (every cron entry, unit, key, Run value, task), not only findings")
+	fl.BoolVar(&f.inventory, "inventory", false, "include the full autostart inventory (every cron entry, unit, rc script, preload entry, Run value, service, task), not only findings; SSH authorized keys are always listed")
 	fl.StringVar(&f.severity, "severity", "", "report only these severities: a list (high,critical) is exact, one name (medium) is a minimum; default all")
 	fl.IntVar(&f.exitCode, "exit-code", 0, "exit with this code when findings at or above --fail-on remain (for CI)")
 	fl.StringVar(&f.failOn, "fail-on", "medium", "lowest severity that makes --exit-code apply")
@@ -169,7 +169,15 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 		f.ci.apply(r)
 		report.FilterSet(r, keep)
 		if !f.inventory {
-			r.Inventory = nil
+			// SSH keys are always listed (threats.md: report every key);
+			// the rest of the autostart inventory only on request.
+			var keys []report.InventoryItem
+			for _, it := range r.Inventory {
+				if it.Kind == "ssh-key" {
+					keys = append(keys, it)
+				}
+			}
+			r.Inventory = keys
 		}
 		if c := report.ExitCode(r, policy); c > code {
 			code = c
