@@ -228,9 +228,12 @@ func (t *treeFS[N]) readDir(n N, name string) (out []fs.DirEntry, err error) {
 	if !m.Mode.IsDir() {
 		return nil, ErrNotDir
 	}
-	ds, err := t.b.ReadDir(n)
-	if err != nil {
-		return nil, err
+	// A damaged directory returns what could be read with the error; both
+	// reach the caller, as with os.ReadDir, so one bad block does not hide
+	// the rest of the directory.
+	ds, dirErr := t.b.ReadDir(n)
+	if dirErr != nil && len(ds) == 0 {
+		return nil, dirErr
 	}
 	out = make([]fs.DirEntry, 0, len(ds))
 	for _, d := range ds {
@@ -248,7 +251,7 @@ func (t *treeFS[N]) readDir(n N, name string) (out []fs.DirEntry, err error) {
 		out = append(out, e)
 	}
 	slices.SortFunc(out, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	return out, nil
+	return out, dirErr
 }
 
 type dirEntry[N comparable] struct {

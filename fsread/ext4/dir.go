@@ -23,6 +23,10 @@ type dirList struct {
 	ents     []fsread.Dirent[uint32]
 	byName   map[string]uint32
 	casefold bool
+	// damage is set when some blocks or records could not be parsed: the
+	// entries of the good blocks are kept, as the kernel does, and the
+	// damage is reported with them.
+	damage error
 }
 
 func (v *volume) ReadDir(n uint32) ([]fsread.Dirent[uint32], error) {
@@ -31,7 +35,7 @@ func (v *volume) ReadDir(n uint32) ([]fsread.Dirent[uint32], error) {
 		return nil, err
 	}
 	// Callers own what they get; the cached list must stay intact.
-	return append([]fsread.Dirent[uint32](nil), dl.ents...), nil
+	return append([]fsread.Dirent[uint32](nil), dl.ents...), dl.damage
 }
 
 func (v *volume) Lookup(dir uint32, name string) (uint32, error) {
@@ -49,6 +53,11 @@ func (v *volume) Lookup(dir uint32, name string) (uint32, error) {
 				return e.Node, nil
 			}
 		}
+	}
+	if dl.damage != nil {
+		// Not found, but the name may sit in the damaged part: say so
+		// rather than report the file absent.
+		return 0, fmt.Errorf("%q not found in the readable part of the directory: %w", name, dl.damage)
 	}
 	return 0, fs.ErrNotExist
 }
@@ -85,6 +94,13 @@ func (v *volume) dir(n uint32) (*dirList, error) {
 		return nil, err
 	}
 	dl := &dirList{ents: p.out, byName: make(map[string]uint32, len(p.out)), casefold: in.flags&flagCasefold != 0}
+	if len(p.damage) > 0 {
+		msg := p.damage[0].Error()
+		if len(p.damage) > 1 {
+			msg += fmt.Sprintf(" (and %d more damaged places)", len(p.damage)-1)
+		}
+		dl.damage = fmt.Errorf("%w: %s", fsread.ErrCorrupt, msg)
+	}
 	for _, e := range p.out {
 		if _, dup := dl.byName[e.Name]; !dup {
 			dl.byName[e.Name] = e.Node
@@ -111,9 +127,10 @@ type bigDir struct {
 }
 
 type dirParser struct {
-	v   *volume
-	ino uint32
-	out []fsread.Dirent[uint32]
+	v      *volume
+	ino    uint32
+	out    []fsread.Dirent[uint32]
+	damage []error // blocks and entries skipped, as the kernel skips them
 }
 
 func (p *dirParser) inline(in *inode) error {
@@ -157,7 +174,8 @@ func (p *dirParser) blocks(in *inode) error {
 			for j := uint64(0); j < k; j++ {
 				where := fmt.Sprintf("block %d", r.lblk+done+j)
 				if err := p.parse(b[j*uint64(bs):(j+1)*uint64(bs)], where); err != nil {
-					return err
+					// The rest of this block is lost; the next blocks are not.
+					p.damage = append(p.damage, err)
 				}
 			}
 			done += k
@@ -204,7 +222,9 @@ func (p *dirParser) parse(b []byte, where string) error {
 		}
 		if ino != 0 && nl > 0 {
 			if ino > v.inodes {
-				return corrupt("inode %d: directory entry in %s names inode %d beyond %d", p.ino, where, ino, v.inodes)
+				p.damage = append(p.damage, corrupt("inode %d: directory entry in %s names inode %d beyond %d", p.ino, where, ino, v.inodes))
+				off += rl
+				continue
 			}
 			name := string(b[off+8 : off+8+nl])
 			if name != "." && name != ".." {
