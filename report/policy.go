@@ -93,9 +93,10 @@ func Incomplete(r *Report) (bool, string) {
 		if v.Truncated {
 			return true, fmt.Sprintf("the image is truncated: it ends inside volume %s", v.Name)
 		}
-		if v.Scanned {
+		switch {
+		case v.Scanned:
 			scanned++
-		} else {
+		case !v.HoldsVolumes:
 			missed = append(missed, v.Name)
 		}
 	}

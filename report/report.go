@@ -47,6 +47,9 @@ type Volume struct {
 	Reason     string `json:"reason,omitempty"` // why not scanned
 	// Truncated: the image ends before this volume does.
 	Truncated bool `json:"truncated,omitempty"`
+	// HoldsVolumes: an LVM physical volume read through the logical
+	// volumes listed after it.
+	HoldsVolumes bool `json:"holds_volumes,omitempty"`
 }
 
 // Target is one OS root the checks ran on, with the volumes mounted into it

@@ -72,6 +72,7 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 			Name: v.Name, Index: v.Index, Start: v.Start, Size: v.Size,
 			Filesystem: string(v.Detect.Kind), Label: v.Detect.Label, UUID: v.Detect.UUID, Reason: v.Reason,
 		}
+		rv.HoldsVolumes = v.HoldsVolumes
 		if v.Part != nil {
 			rv.Truncated = v.Part.Clipped
 			rv.PartType, rv.PartName = v.Part.Type, v.Part.Name

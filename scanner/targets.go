@@ -100,6 +100,10 @@ func resolveSpec(spec string, vols []*openVolume) (*openVolume, string) {
 			key, val = "PARTLABEL", strings.TrimPrefix(spec, "/dev/disk/by-partlabel/")
 		case strings.HasPrefix(spec, "/dev/disk/by-partuuid/"):
 			key, val = "PARTUUID", strings.TrimPrefix(spec, "/dev/disk/by-partuuid/")
+		case strings.HasPrefix(spec, "/dev/mapper/"):
+			key, val = "MAPPER", strings.TrimPrefix(spec, "/dev/mapper/")
+		case strings.Count(spec, "/") == 3 && strings.HasPrefix(spec, "/dev/") && !devPartNum.MatchString(spec):
+			key, val = "LVPATH", strings.TrimPrefix(spec, "/dev/") // /dev/VG/LV
 		default:
 			if m := devPartNum.FindStringSubmatch(spec); m != nil {
 				key, val = "PARTNUM", m[1]
@@ -120,7 +124,11 @@ func resolveSpec(spec string, vols []*openVolume) (*openVolume, string) {
 		case "PARTUUID":
 			hit = p != nil && strings.EqualFold(p.GUID, val)
 		case "PARTNUM":
-			hit = p != nil && strconv.Itoa(p.Index) == val
+			hit = p != nil && strconv.Itoa(p.Index) == val && p.Type != "lvm2-lv"
+		case "MAPPER":
+			hit = v.vol.LVMapperName() == val
+		case "LVPATH":
+			hit = v.vol.LVMapperName() != "" && p.Name == val
 		}
 		if hit {
 			return v, key

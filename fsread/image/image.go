@@ -46,6 +46,9 @@ type Volume struct {
 	// false, Reason says why, in words for the report.
 	Scannable bool
 	Reason    string
+	// HoldsVolumes is set on an LVM physical volume whose logical volumes
+	// are listed as volumes of their own: it is read through them.
+	HoldsVolumes bool
 
 	img *Image
 	r   io.ReaderAt
@@ -111,6 +114,7 @@ func Open(path string) (*Image, error) {
 		return nil, fmt.Errorf("%s: empty file, not a disk image", path)
 	}
 	img.layout()
+	img.addLogicalVolumes()
 	return img, nil
 }
 
@@ -165,12 +169,18 @@ func (img *Image) layout() {
 }
 
 func (img *Image) addVolume(idx int, start, size int64, p *partition.Partition, res detect.Result) *Volume {
+	return img.addVolumeOn(io.NewSectionReader(img.disk, start, size), idx, start, size, p, res)
+}
+
+// addVolumeOn adds a volume whose bytes come from r (a section of the disk,
+// or an LVM logical volume mapped over it).
+func (img *Image) addVolumeOn(r io.ReaderAt, idx int, start, size int64, p *partition.Partition, res detect.Result) *Volume {
 	v := &Volume{Index: idx, Start: start, Size: size, Part: p, Detect: res, img: img}
 	v.Name = img.baseName()
 	if p != nil {
 		v.Name = fmt.Sprintf("%s@%d", img.baseName(), idx)
 	}
-	v.r = io.NewSectionReader(img.disk, start, size)
+	v.r = r
 	if l := labelers[res.Kind]; l != nil && v.Detect.Label == "" {
 		v.Detect.Label = safeLabel(l, v.r, size)
 	}
@@ -183,7 +193,7 @@ func (img *Image) addVolume(idx int, start, size int64, p *partition.Partition, 
 	case res.Kind == detect.Swap:
 		v.Reason = "swap space: no files to scan"
 	case res.Kind == detect.LVM2:
-		v.Reason = "LVM2 physical volume: logical volumes are not supported yet"
+		v.Reason = "LVM2 physical volume"
 	case res.Kind == detect.Empty:
 		v.Reason = "blank (all zeros where a filesystem would start)"
 	case res.Kind == detect.Unknown:
@@ -254,7 +264,7 @@ func (img *Image) Select(sel string) (*Volume, error) {
 			return nil, fmt.Errorf("%s: no volume %d (see `snapscan inspect %s`)", img.Path, n, img.Path)
 		}
 		for _, v := range img.Volumes {
-			if v.Detect.Label == sel || (v.Part != nil && v.Part.Name == sel) {
+			if v.Detect.Label == sel || (v.Part != nil && v.Part.Name == sel) || (v.LVMapperName() != "" && v.LVMapperName() == sel) {
 				return v, nil
 			}
 		}
