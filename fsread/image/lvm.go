@@ -99,4 +99,3 @@ func (v *Volume) LVMapperName() string {
 	vg, lv, _ := strings.Cut(v.Part.Name, "/")
 	return mapperName(vg, lv)
 }
-
