@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,7 @@ func Finalize(r *Report) {
 	}
 	slices.SortStableFunc(r.Findings, compareFindings)
 	r.Findings = dedupeFindings(r.Findings)
+	r.Findings = foldNameOnlyHits(r.Findings)
 
 	slices.SortStableFunc(r.Errors, func(a, b ScanError) int {
 		return cmp.Or(cmp.Compare(a.Volume, b.Volume), cmp.Compare(a.Path, b.Path),
@@ -164,4 +166,49 @@ func fillNil(r *Report) {
 	if r.Stats.BySeverity == nil {
 		r.Stats.BySeverity = countBySeverity(r.Findings)
 	}
+}
+
+// foldNameOnlyHits merges a content-sweep finding that rests only on file-name
+// indicators into a check's finding on the same file: the check already
+// judged that file (a family marker names the same path), and two findings
+// with different severities for one file inflate the counts. YARA content
+// matches stay findings of their own: they are different evidence.
+func foldNameOnlyHits(fs []Finding) []Finding {
+	type key struct{ volume, path string }
+	best := map[key]int{}
+	for i, f := range fs {
+		if f.Check == "sweep" {
+			continue
+		}
+		k := key{f.Evidence.Volume, f.Evidence.Path}
+		if j, ok := best[k]; !ok || f.Severity > fs[j].Severity {
+			best[k] = i
+		}
+	}
+	drop := map[int]bool{}
+	for i, f := range fs {
+		if f.Check != "sweep" || len(f.Matches) == 0 {
+			continue
+		}
+		nameOnly := true
+		for _, m := range f.Matches {
+			nameOnly = nameOnly && strings.HasPrefix(m.Rule, "ioc.filename")
+		}
+		j, ok := best[key{f.Evidence.Volume, f.Evidence.Path}]
+		if !nameOnly || !ok || fs[j].Severity < f.Severity {
+			continue // never lower what the report says about a file
+		}
+		fs[j].Matches = mergeMatches(fs[j].Matches, f.Matches)
+		drop[i] = true
+	}
+	if len(drop) == 0 {
+		return fs
+	}
+	out := fs[:0]
+	for i, f := range fs {
+		if !drop[i] {
+			out = append(out, f)
+		}
+	}
+	return out
 }

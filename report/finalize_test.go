@@ -144,3 +144,25 @@ func TestFinalizeCounts(t *testing.T) {
 		t.Errorf("%d errors, want the duplicate dropped", len(r.Errors))
 	}
 }
+
+func TestFinalizeFoldsNameOnlySweepHits(t *testing.T) {
+	ev := Evidence{Volume: "d@1", Path: "/etc/httpd2"}
+	check := Finding{Rule: "marker.path", Check: "markers", Severity: Critical, Evidence: ev}
+	nameHit := Finding{Rule: "ioc.filename", Check: "sweep", Severity: High, Evidence: ev, Matches: []RuleMatch{{Rule: "ioc.filename"}}}
+	yaraHit := Finding{Rule: "yara.X", Check: "sweep", Severity: High, Evidence: ev, Matches: []RuleMatch{{Rule: "SNAP_X"}}}
+	worse := Finding{Rule: "ioc.filename", Check: "sweep", Severity: Critical, Evidence: Evidence{Volume: "d@1", Path: "/tmp/k"}, Matches: []RuleMatch{{Rule: "ioc.filename"}}}
+	milder := Finding{Rule: "cron.exec-tmp", Check: "cron", Severity: High, Evidence: Evidence{Volume: "d@1", Path: "/tmp/k"}}
+	r := &Report{Findings: []Finding{nameHit, check, yaraHit, worse, milder}}
+	Finalize(r)
+	if len(r.Findings) != 4 {
+		t.Fatalf("%d findings, want 4 (the name-only hit folded into the marker): %+v", len(r.Findings), r.Findings)
+	}
+	for _, f := range r.Findings {
+		if f.Rule == "marker.path" && (len(f.Matches) != 1 || f.Matches[0].Rule != "ioc.filename") {
+			t.Errorf("marker finding did not take the name match: %+v", f.Matches)
+		}
+		if f.Evidence.Path == "/tmp/k" && f.Rule == "ioc.filename" && f.Severity != Critical {
+			t.Errorf("critical name hit lowered")
+		}
+	}
+}
