@@ -345,6 +345,9 @@ func passwordState(h string) string {
 var (
 	auditAddUser = regexp.MustCompile(`type=ADD_USER\b.*?\b(?:acct|id)="?([^"\s]+)`)
 	newUserLine  = regexp.MustCompile(`\bnew user: name=([^,\s]+)`)
+	// The new account's id: "UID=0," in useradd's syslog line, "id=0" in an
+	// audit ADD_USER record (whose uid=/auid= are the actor, root as a rule).
+	logUID0 = regexp.MustCompile(`\bnew user:.*\bUID=0,|\bop=add-user\b.*\bid=0\b`)
 )
 
 // accountLog reports account creation recorded in audit.log, secure and
@@ -367,6 +370,11 @@ func (r *run) accountLog(p string, bad map[string]Marker) {
 		}
 		r.inventory("account-log", f.Path, l.N, l.Text, map[string]string{"name": name})
 		sev, fam, desc := report.Info, "", "An account was created; check that it was expected."
+		if logUID0.MatchString(l.Text) && name != "root" {
+			// A second superuser made with useradd -o -u 0: a backdoor
+			// whether or not it is still in /etc/passwd.
+			sev, desc = report.High, "An account with UID 0 (a second root) was created."
+		}
 		if m, ok := bad[name]; ok {
 			sev, fam, desc = m.Severity, m.Family, m.Description+"."
 		}

@@ -276,6 +276,13 @@ func TestAccountsCheck(t *testing.T) {
 		}, want: []want{
 			{path: "/var/log/secure", rule: "accounts.created-in-log", family: "AliyunDuns", line: 1, sev: report.Critical},
 			{path: "/var/log/audit/audit.log", rule: "accounts.created-in-log", line: 1, sev: report.Info}}},
+		{name: "a second root created, in either log", check: "accounts", files: map[string]string{
+			"etc/passwd":              passwd,
+			"var/log/auth.log":        "Nov 18 03:14:07 h useradd[1]: new user: name=sysadm, UID=0, GID=0, home=/root, shell=/bin/bash\n",
+			"var/log/audit/audit.log": "type=ADD_USER msg=audit(1700000000.1:5): pid=1 uid=0 auid=0 ses=1 msg='op=add-user id=0 exe=\"/usr/sbin/useradd\" acct=\"ops0\" res=success'\n",
+		}, want: []want{
+			{path: "/var/log/auth.log", rule: "accounts.created-in-log", line: 1, sev: report.High},
+			{path: "/var/log/audit/audit.log", rule: "accounts.created-in-log", line: 1, sev: report.High}}},
 		{name: "recent home", check: "accounts", files: map[string]string{
 			"etc/passwd":   passwd + "eve:x:1001:1001::/home/eve:/bin/bash\n",
 			"etc/hostname": "h\n",
