@@ -204,7 +204,12 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 		}
 	}
 	if err := f.ci.finish(cmd, reports, failOn); err != nil {
-		return err
+		// Findings or an incomplete scan decide the exit code before a
+		// failure to write lists or evidence (docs/exit-codes.md).
+		if code == exitOK {
+			return err
+		}
+		fmt.Fprintln(cmd.ErrOrStderr(), "snapscan:", err)
 	}
 	if code != exitOK {
 		return &exitError{code, errSilent}
