@@ -123,7 +123,7 @@ func Capture(dir string, r *report.Report, open OpenFunc, now time.Time, version
 	}
 	m.ImageSHA256 = r.ImageSHA256
 	if m.ImageSHA256 == "" {
-		if sum, err := imageHash(r.Image); err != nil {
+		if sum, err := ImageSHA256(r.Image); err != nil {
 			m.ImageHashError = err.Error()
 		} else {
 			m.ImageSHA256 = sum
@@ -419,13 +419,15 @@ func place(tmp, final string) error {
 	return os.Rename(tmp, final)
 }
 
-func imageHash(p string) (string, error) {
+// ImageSHA256 hashes an image file or block device, for the chain of
+// custody (--hash-image, the evidence manifest).
+func ImageSHA256(p string) (string, error) {
 	fi, err := os.Stat(p)
 	if err != nil {
 		return "", err
 	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a file (a directory scan has no image to hash)", p)
+	if !fi.Mode().IsRegular() && fi.Mode()&(os.ModeDevice|os.ModeCharDevice) != os.ModeDevice {
+		return "", fmt.Errorf("%s is not an image file or block device (a directory scan has no image to hash)", p)
 	}
 	f, err := os.Open(p)
 	if err != nil {

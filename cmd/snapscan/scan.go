@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/snapscan/snapscan/evidence"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner"
 )
@@ -152,7 +151,7 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 	reports = append(reports, f.ci.scanAll(ctx, images, func(ctx context.Context, img string) *report.Report {
 		r := scanner.ScanImage(ctx, img, opts)
 		if f.hashImage {
-			if sum, err := fileSHA256(img); err == nil {
+			if sum, err := evidence.ImageSHA256(img); err == nil {
 				r.ImageSHA256 = sum
 			} else {
 				r.Errors = append(r.Errors, report.ScanError{Stage: "hash-image", Error: err.Error()})
@@ -253,15 +252,3 @@ func validFormat(s string) bool {
 	return false
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}

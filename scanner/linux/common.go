@@ -257,46 +257,12 @@ func lineText(data []byte, n int) string {
 	return ""
 }
 
-// realPath resolves every symlink in p inside the image, so that one
-// directory seen under two names (/lib and /usr/lib on merged-/usr images)
-// is read once. Inode numbers cannot serve: a target may join several
-// volumes (/home on its own filesystem) whose inode numbers collide.
+// realPath is the canonical in-image path of p ("/usr/lib" for "/lib" on
+// merged-/usr systems), so one directory seen under two names is read once.
 func realPath(fsys fsread.FS, p string) (string, bool) {
-	parts := strings.Split(check.Clean(p), "/")
-	cur := ""
-	for hops := 0; len(parts) > 0; {
-		c := parts[0]
-		parts = parts[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			cur = path.Dir(cur)
-			if cur == "." || cur == "/" {
-				cur = ""
-			}
-			continue
-		}
-		next := path.Join(cur, c)
-		fi, err := fsys.Lstat(next)
-		if err != nil {
-			return "", false
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		if hops++; hops > 40 {
-			return "", false
-		}
-		tgt, err := fsys.ReadLink(next)
-		if err != nil {
-			return "", false
-		}
-		if strings.HasPrefix(tgt, "/") {
-			cur = ""
-		}
-		parts = append(strings.Split(tgt, "/"), parts...)
+	real, err := fsread.RealPath(fsys, check.Clean(p))
+	if err != nil {
+		return "", false
 	}
-	return "/" + cur, true
+	return "/" + strings.TrimPrefix(real, "."), true
 }
