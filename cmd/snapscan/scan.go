@@ -251,4 +251,3 @@ func validFormat(s string) bool {
 	}
 	return false
 }
-
