@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// ext4 inode flags (i_flags) that matter to an examiner. Only the
+// Inode flags (ext4 i_flags numbering, XFS mapped to it) that matter to an
+// examiner. Only the
 // anti-removal pair is judged by checks; the raw value is kept for display.
 const (
 	FlagImmutable  uint32 = 0x10 // chattr +i
@@ -35,8 +36,9 @@ type Meta struct {
 	// Times are UTC; a zero time means the filesystem keeps no such stamp.
 	Mtime, Atime, Ctime, Btime time.Time
 
-	// Flags holds ext2/3/4 i_flags. Attributes holds NTFS file attributes
-	// ($STANDARD_INFORMATION). Each is zero on the other filesystem.
+	// Flags holds inode flags in the numbering lsattr uses (ext2/3/4
+	// i_flags; XFS di_flags mapped to it, so immutable is 0x10 on both).
+	// Attributes holds NTFS file attributes ($STANDARD_INFORMATION).
 	Flags      uint32
 	Attributes uint32
 

@@ -65,7 +65,7 @@ func (v *volume) Lookup(dir uint32, name string) (uint32, error) {
 // dir returns the parsed entries of directory n, from the bounded cache
 // when the resolver walked through it recently.
 func (v *volume) dir(n uint32) (*dirList, error) {
-	if dl, ok := v.dirCache.get(n); ok {
+	if dl, ok := v.dirCache.Get(n); ok {
 		return dl, nil
 	}
 	if b := v.bigDir.Load(); b != nil && b.ino == n {
@@ -112,7 +112,7 @@ func (v *volume) dir(n uint32) (*dirList, error) {
 		// not re-parse it each time, which would be quadratic.
 		v.bigDir.Store(&bigDir{ino: n, dl: dl})
 	} else {
-		v.dirCache.put(n, dl, len(p.out))
+		v.dirCache.Put(n, dl, len(p.out))
 	}
 	return dl, nil
 }

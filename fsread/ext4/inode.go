@@ -53,7 +53,7 @@ func (v *volume) inode(n uint32) (*inode, error) {
 	if n < 1 || n > v.inodes {
 		return nil, corrupt("inode %d out of range 1..%d", n, v.inodes)
 	}
-	raw, ok := v.inodeCache.get(n)
+	raw, ok := v.inodeCache.Get(n)
 	if !ok {
 		g := (n - 1) / v.ipg
 		idx := int64((n - 1) % v.ipg)
@@ -68,7 +68,7 @@ func (v *volume) inode(n uint32) (*inode, error) {
 		if err := v.readFull(raw, int64(tbl)*v.bs+idx*v.isz); err != nil {
 			return nil, fmt.Errorf("inode %d: %w", n, err)
 		}
-		v.inodeCache.put(n, raw, 1)
+		v.inodeCache.Put(n, raw, 1)
 	}
 	in := &inode{
 		num:     n,

@@ -1,6 +1,8 @@
 package ext4
 
 import (
+	"github.com/snapscan/snapscan/fsread/internal/lru"
+
 	"errors"
 	"fmt"
 	"io"
@@ -33,8 +35,8 @@ type volume struct {
 	huge     bool // huge_file
 	info     *Info
 
-	inodeCache *lru[uint32, []byte]
-	dirCache   *lru[uint32, *dirList]
+	inodeCache *lru.Cache[uint32, []byte]
+	dirCache   *lru.Cache[uint32, *dirList]
 	bigDir     atomic.Pointer[bigDir]
 }
 
@@ -98,8 +100,8 @@ func open(r io.ReaderAt, size int64) (*volume, error) {
 		extra:      sb.inodeSize > 128,
 		huge:       sb.roCompat&roCompatHugeFile != 0,
 		info:       sb.info(),
-		inodeCache: newLRU[uint32, []byte](4096),
-		dirCache:   newLRU[uint32, *dirList](1 << 16),
+		inodeCache: lru.New[uint32, []byte](4096),
+		dirCache:   lru.New[uint32, *dirList](1 << 16),
 	}
 	v.info.Truncated = sb.blocksCount > uint64(size/v.bs)
 	if err := v.loadGroups(); err != nil {

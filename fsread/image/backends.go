@@ -6,6 +6,7 @@ import (
 	"github.com/snapscan/snapscan/fsread/detect"
 	"github.com/snapscan/snapscan/fsread/ext4"
 	"github.com/snapscan/snapscan/fsread/ntfs"
+	"github.com/snapscan/snapscan/fsread/xfs"
 )
 
 // The filesystems snapscan reads. Each adapter is its own package; this
@@ -15,6 +16,7 @@ func init() {
 		Register(k, ext4.New)
 	}
 	Register(detect.NTFS, ntfs.New)
+	Register(detect.XFS, xfs.New)
 	RegisterLabeler(detect.NTFS, func(r io.ReaderAt, _ int64) string {
 		info, err := ntfs.Probe(r)
 		if err != nil {

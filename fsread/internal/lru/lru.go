@@ -1,14 +1,15 @@
-package ext4
+// Package lru is the bounded cache the filesystem readers share.
+package lru
 
 import (
 	"container/list"
 	"sync"
 )
 
-// lru is a mutex-protected cache bounded by a total cost (entries for
+// Cache is a mutex-protected cache bounded by a total cost (entries for
 // inodes, directory entries for listings), so a scan of a huge image keeps
 // constant memory.
-type lru[K comparable, V any] struct {
+type Cache[K comparable, V any] struct {
 	mu    sync.Mutex
 	max   int
 	cost  int
@@ -22,11 +23,11 @@ type lruEntry[K comparable, V any] struct {
 	cost int
 }
 
-func newLRU[K comparable, V any](max int) *lru[K, V] {
-	return &lru[K, V]{max: max, ll: list.New(), items: map[K]*list.Element{}}
+func New[K comparable, V any](max int) *Cache[K, V] {
+	return &Cache[K, V]{max: max, ll: list.New(), items: map[K]*list.Element{}}
 }
 
-func (c *lru[K, V]) get(k K) (V, bool) {
+func (c *Cache[K, V]) Get(k K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[k]; ok {
@@ -37,8 +38,8 @@ func (c *lru[K, V]) get(k K) (V, bool) {
 	return zero, false
 }
 
-// put stores v unless its cost alone exceeds the bound.
-func (c *lru[K, V]) put(k K, v V, cost int) {
+// Put stores v unless its cost alone exceeds the bound.
+func (c *Cache[K, V]) Put(k K, v V, cost int) {
 	if cost < 1 {
 		cost = 1
 	}
