@@ -230,7 +230,7 @@ func (p *dirParser) parse(b []byte, where string) error {
 			if name != "." && name != ".." {
 				e := fsread.Dirent[uint32]{Name: name, Node: ino}
 				if v.filetype {
-					e.Type, e.TypeKnown = direntType(ft)
+					e.Type, e.TypeKnown = fsread.DirentFileType(ft)
 				}
 				p.out = append(p.out, e)
 			}
@@ -238,25 +238,4 @@ func (p *dirParser) parse(b []byte, where string) error {
 		off += rl
 	}
 	return nil
-}
-
-func direntType(ft uint8) (fs.FileMode, bool) {
-	switch ft {
-	case 1:
-		return 0, true
-	case 2:
-		return fs.ModeDir, true
-	case 3:
-		return fs.ModeDevice | fs.ModeCharDevice, true
-	case 4:
-		return fs.ModeDevice, true
-	case 5:
-		return fs.ModeNamedPipe, true
-	case 6:
-		return fs.ModeSocket, true
-	case 7:
-		return fs.ModeSymlink, true
-	}
-	// 0 = unknown; anything else is not a type ext4 writes.
-	return 0, false
 }

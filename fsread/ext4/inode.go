@@ -3,7 +3,6 @@ package ext4
 import (
 	"fmt"
 	"io"
-	"io/fs"
 	"time"
 
 	"github.com/snapscan/snapscan/fsread"
@@ -121,7 +120,7 @@ func (v *volume) Meta(n uint32) (*fsread.Meta, error) {
 	raw := in.raw
 	m := &fsread.Meta{
 		Inode:    uint64(n),
-		Mode:     fileMode(in.mode),
+		Mode:     fsread.UnixMode(in.mode),
 		Size:     in.size,
 		Nlink:    uint32(le16(raw, 0x1A)),
 		HasOwner: true,
@@ -143,37 +142,6 @@ func (v *volume) Meta(n uint32) (*fsread.Meta, error) {
 		m.LinkTarget, _ = v.readLink(in)
 	}
 	return m, nil
-}
-
-func fileMode(mode uint16) fs.FileMode {
-	m := fs.FileMode(mode & 0o777)
-	if mode&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if mode&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if mode&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	switch mode & sIFMT {
-	case sIFREG:
-	case sIFDIR:
-		m |= fs.ModeDir
-	case sIFLNK:
-		m |= fs.ModeSymlink
-	case sIFIFO:
-		m |= fs.ModeNamedPipe
-	case sIFSOCK:
-		m |= fs.ModeSocket
-	case sIFCHR:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case sIFBLK:
-		m |= fs.ModeDevice
-	default:
-		m |= fs.ModeIrregular
-	}
-	return m
 }
 
 func (v *volume) ReadLink(n uint32) (string, error) {

@@ -90,31 +90,10 @@ func (v *volume) dir(n uint64) (*dirList, error) {
 	return d, nil
 }
 
-// ftypeMode maps the XFS_DIR3_FT_* byte of a directory entry.
-func ftypeMode(t byte) (fs.FileMode, bool) {
-	switch t {
-	case 1:
-		return 0, true
-	case 2:
-		return fs.ModeDir, true
-	case 3:
-		return fs.ModeDevice | fs.ModeCharDevice, true
-	case 4:
-		return fs.ModeDevice, true
-	case 5:
-		return fs.ModeNamedPipe, true
-	case 6:
-		return fs.ModeSocket, true
-	case 7:
-		return fs.ModeSymlink, true
-	}
-	return 0, false // unknown: NewFS reads the inode instead
-}
-
 func (v *volume) dirent(name []byte, ino uint64, ft byte) fsread.Dirent[uint64] {
 	d := fsread.Dirent[uint64]{Name: string(name), Node: ino}
 	if v.ftype {
-		d.Type, d.TypeKnown = ftypeMode(ft)
+		d.Type, d.TypeKnown = fsread.DirentFileType(ft)
 	}
 	return d
 }

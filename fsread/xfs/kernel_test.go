@@ -145,7 +145,7 @@ func kernelStat(t *testing.T, p string) kstat {
 	}
 	ts := func(x unix.StatxTimestamp) time.Time { return time.Unix(x.Sec, int64(x.Nsec)).UTC() }
 	k := kstat{
-		mode:  fileMode(sx.Mode),
+		mode:  fsread.UnixMode(sx.Mode),
 		ino:   sx.Ino,
 		nlink: sx.Nlink, uid: sx.Uid, gid: sx.Gid,
 		size:  int64(sx.Size),

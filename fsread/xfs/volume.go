@@ -129,7 +129,7 @@ func (v *volume) Meta(n uint64) (*fsread.Meta, error) {
 	}
 	m := &fsread.Meta{
 		Inode:    n,
-		Mode:     fileMode(in.mode),
+		Mode:     fsread.UnixMode(in.mode),
 		Size:     in.size,
 		Nlink:    in.nlink,
 		HasOwner: true,
@@ -191,37 +191,6 @@ const (
 	sIFLNK  = 0o120000
 	sIFSOCK = 0o140000
 )
-
-func fileMode(mode uint16) fs.FileMode {
-	m := fs.FileMode(mode & 0o777)
-	if mode&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if mode&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if mode&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	switch mode & sIFMT {
-	case sIFDIR:
-		m |= fs.ModeDir
-	case sIFLNK:
-		m |= fs.ModeSymlink
-	case sIFIFO:
-		m |= fs.ModeNamedPipe
-	case sIFSOCK:
-		m |= fs.ModeSocket
-	case sIFCHR:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case sIFBLK:
-		m |= fs.ModeDevice
-	case sIFREG:
-	default:
-		m |= fs.ModeIrregular
-	}
-	return m
-}
 
 // xfsTime decodes an inode timestamp: seconds and nanoseconds as two
 // 32-bit words, or with bigtime one count of nanoseconds since the most
