@@ -57,14 +57,7 @@ func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, e
 		return nil, fmt.Errorf("--max-file-size: %w", err)
 	}
 	rules, diags, err := yarascan.Compile(yarascan.Options{Paths: f.rules})
-	for _, d := range diags {
-		// Our own rules' performance warnings are known and tested; the
-		// user's rules get every diagnostic.
-		if d.Level == "warning" && strings.HasPrefix(d.File, yarascan.EmbeddedSource) {
-			continue
-		}
-		fmt.Fprintln(cmd.ErrOrStderr(), "snapscan: rules:", d)
-	}
+	printDiagnostics(cmd, diags)
 	if err != nil {
 		return nil, err
 	}
@@ -209,9 +202,7 @@ func newRulesCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			infos, diags, err := yarascan.List(yarascan.Options{Paths: listPaths, NoEmbedded: noEmbedded})
-			for _, d := range diags {
-				fmt.Fprintln(cmd.ErrOrStderr(), "snapscan: rules:", d)
-			}
+			printDiagnostics(cmd, diags)
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
@@ -231,4 +222,15 @@ func newRulesCmd() *cobra.Command {
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(check, list)
 	return cmd
+}
+
+// printDiagnostics shows rule compiler output. Our own rules' performance
+// warnings are known and tested; the user's rules get every diagnostic.
+func printDiagnostics(cmd *cobra.Command, diags []yarascan.Diagnostic) {
+	for _, d := range diags {
+		if d.Level == "warning" && strings.HasPrefix(d.File, yarascan.EmbeddedSource) {
+			continue
+		}
+		fmt.Fprintln(cmd.ErrOrStderr(), "snapscan: rules:", d)
+	}
 }
