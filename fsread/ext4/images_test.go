@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/snapscan/snapscan/fsread"
+	"github.com/snapscan/snapscan/internal/testimg"
 )
 
 // variant is one way of making an ext filesystem with mke2fs.
@@ -311,20 +312,4 @@ func preallocate(t testing.TB, img string) {
 	}
 }
 
-func openImage(t testing.TB, img string) fsread.FS {
-	t.Helper()
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	st, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := New(f, st.Size(), filepath.Base(img))
-	if err != nil {
-		t.Fatalf("New(%s): %v", img, err)
-	}
-	return fsys
-}
+func openImage(t testing.TB, img string) fsread.FS { return testimg.OpenFS(t, img, New) }

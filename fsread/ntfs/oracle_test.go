@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/snapscan/snapscan/fsread"
+	"github.com/snapscan/snapscan/internal/testimg"
 )
 
 // entry is what both readers are compared on.
@@ -142,23 +143,7 @@ func snapshotHost(t *testing.T, root string) map[string]entry {
 	return out
 }
 
-func openImage(t testing.TB, img string) fsread.FS {
-	t.Helper()
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	st, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := New(f, st.Size(), filepath.Base(img))
-	if err != nil {
-		t.Fatalf("New(%s): %v", img, err)
-	}
-	return fsys
-}
+func openImage(t testing.TB, img string) fsread.FS { return testimg.OpenFS(t, img, New) }
 
 // TestOracleNTFS3G compares every name, type, size, modification time and
 // content hash with what ntfs-3g shows of the same image, read-only.

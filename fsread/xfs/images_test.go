@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/snapscan/snapscan/fsread"
+	"github.com/snapscan/snapscan/internal/testimg"
 )
 
 // spec is one entry of the tree the tests put into an image with
@@ -287,23 +288,7 @@ func buildImage(t testing.TB, v variant) string {
 	return img
 }
 
-func openImage(t testing.TB, img string) fsread.FS {
-	t.Helper()
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	st, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := New(f, st.Size(), filepath.Base(img))
-	if err != nil {
-		t.Fatalf("New(%s): %v", img, err)
-	}
-	return fsys
-}
+func openImage(t testing.TB, img string) fsread.FS { return testimg.OpenFS(t, img, New) }
 
 func sum(b []byte) string { return fmt.Sprintf("%x", sha256.Sum256(b)) }
 

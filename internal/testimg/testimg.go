@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/snapscan/snapscan/fsread"
 )
 
 // ImagesDir is the repository-relative folder holding the committed images, SHA256SUMS and images.conf.
@@ -263,4 +265,25 @@ func readSums(path string) (map[string]string, error) {
 		sums[m[2]] = m[1]
 	}
 	return sums, nil
+}
+
+// OpenFS opens the filesystem image at path read-only with a reader's
+// constructor (ext4.New, xfs.New, ntfs.New), closing the file when the test
+// ends.
+func OpenFS(t testing.TB, path string, newFS func(io.ReaderAt, int64, string) (fsread.FS, error)) fsread.FS {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := newFS(f, st.Size(), filepath.Base(path))
+	if err != nil {
+		t.Fatalf("opening %s: %v", path, err)
+	}
+	return fsys
 }
