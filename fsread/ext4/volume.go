@@ -43,7 +43,8 @@ type volume struct {
 // extFS is the FS New returns: the shared resolver plus the superblock facts.
 type extFS struct {
 	fsread.FS
-	info *Info
+	info     *Info
+	recovery fsread.Recovery
 }
 
 // Info returns the superblock facts of the filesystem.
@@ -228,3 +229,21 @@ func (v *volume) readBlock(blk uint64) ([]byte, error) {
 func corrupt(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", fsread.ErrCorrupt, fmt.Sprintf(format, a...))
 }
+
+// NewOpts is New with reader options. A filesystem whose journal awaits
+// recovery is reported dirty until the replay lands.
+func NewOpts(r io.ReaderAt, size int64, label string, opt fsread.OpenOptions) (fsread.FS, error) {
+	fsys, err := New(r, size, label)
+	if err != nil {
+		return nil, err
+	}
+	f := fsys.(*extFS)
+	f.recovery = fsread.Recovery{State: fsread.RecoveryNone}
+	if f.info.NeedsRecovery {
+		f.recovery = fsread.Recovery{State: fsread.RecoveryDirty, Reason: "journal needs recovery; replay not implemented"}
+	}
+	return f, nil
+}
+
+// Recovery says whether the journal held pending writes and what was done.
+func (f *extFS) Recovery() fsread.Recovery { return f.recovery }

@@ -3,6 +3,7 @@ package image
 import (
 	"io"
 
+	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/fsread/detect"
 	"github.com/snapscan/snapscan/fsread/ext4"
 	"github.com/snapscan/snapscan/fsread/ntfs"
@@ -13,10 +14,12 @@ import (
 // file is the one place that links them in.
 func init() {
 	for _, k := range []detect.Kind{detect.Ext2, detect.Ext3, detect.Ext4} {
-		Register(k, ext4.New)
+		Register(k, ext4.NewOpts)
 	}
-	Register(detect.NTFS, ntfs.New)
-	Register(detect.XFS, xfs.New)
+	Register(detect.NTFS, func(r io.ReaderAt, size int64, label string, _ fsread.OpenOptions) (fsread.FS, error) {
+		return ntfs.New(r, size, label)
+	})
+	Register(detect.XFS, xfs.NewOpts)
 	RegisterLabeler(detect.NTFS, func(r io.ReaderAt, _ int64) string {
 		info, err := ntfs.Probe(r)
 		if err != nil {

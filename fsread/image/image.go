@@ -32,6 +32,14 @@ type Image struct {
 
 	f    *os.File
 	disk io.ReaderAt
+	opts Options
+}
+
+// Options tune how an image is read.
+type Options struct {
+	// FS is passed to every filesystem reader (e.g. NoReplay for the
+	// on-disk view of a volume with pending journal writes).
+	FS fsread.OpenOptions
 }
 
 // Volume is one partition, or the whole disk when it is a bare filesystem.
@@ -55,7 +63,7 @@ type Volume struct {
 }
 
 // Opener builds an FS over a volume's bytes. Registered per detected kind.
-type Opener func(r io.ReaderAt, size int64, label string) (fsread.FS, error)
+type Opener func(r io.ReaderAt, size int64, label string, opt fsread.OpenOptions) (fsread.FS, error)
 
 var openers = map[detect.Kind]Opener{}
 
@@ -75,7 +83,10 @@ func Register(k detect.Kind, o Opener) { openers[k] = o }
 // Open opens path read-only and finds its volumes. An image whose container
 // cannot be read is an error; a volume that cannot be read is not: it is
 // listed with the reason.
-func Open(path string) (*Image, error) {
+func Open(path string) (*Image, error) { return OpenWith(path, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(path string, opts Options) (*Image, error) {
 	// Stat before open: opening a FIFO would block the scan.
 	pre, err := os.Stat(path)
 	if err != nil {
@@ -104,7 +115,7 @@ func Open(path string) (*Image, error) {
 			return nil, fmt.Errorf("%s: size of block device: %w", path, err)
 		}
 	}
-	img := &Image{Path: path, f: f, Size: size}
+	img := &Image{Path: path, f: f, Size: size, opts: opts}
 	if err := img.openContainer(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -225,7 +236,7 @@ func (v *Volume) FS() (fsread.FS, error) {
 		return nil, fmt.Errorf("%s: %s", v.Name, v.Reason)
 	}
 	label := fmt.Sprintf("%s (%s)", v.Name, v.Detect.Kind)
-	fsys, err := safeOpen(openers[v.Detect.Kind], v.r, v.Size, label)
+	fsys, err := safeOpen(openers[v.Detect.Kind], v.r, v.Size, label, v.img.opts.FS)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
@@ -241,13 +252,13 @@ func safeLabel(l Labeler, r io.ReaderAt, size int64) (label string) {
 	return l(r, size)
 }
 
-func safeOpen(o Opener, r io.ReaderAt, size int64, label string) (fsys fsread.FS, err error) {
+func safeOpen(o Opener, r io.ReaderAt, size int64, label string, opt fsread.OpenOptions) (fsys fsread.FS, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			fsys, err = nil, fmt.Errorf("%w: %v", fsread.ErrCorrupt, p)
 		}
 	}()
-	return o(r, size, label)
+	return o(r, size, label, opt)
 }
 
 // Select finds a volume by what the user typed after '@': a partition

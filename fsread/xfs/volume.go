@@ -207,3 +207,9 @@ func xfsTime(b []byte, big bool) time.Time {
 	}
 	return time.Unix(sec, nsec).UTC()
 }
+
+// NewOpts is New with reader options. Log recovery is not read yet: every
+// volume is reported clean until the log reader lands.
+func NewOpts(r io.ReaderAt, size int64, label string, opt fsread.OpenOptions) (fsread.FS, error) {
+	return New(r, size, label)
+}
