@@ -50,6 +50,28 @@ type Volume struct {
 	// HoldsVolumes: an LVM physical volume read through the logical
 	// volumes listed after it.
 	HoldsVolumes bool `json:"holds_volumes,omitempty"`
+	// Recovery is what was done with writes pending in the filesystem's
+	// journal or log (nil: not a journaled filesystem, or not opened).
+	Recovery *Recovery `json:"recovery,omitempty"`
+}
+
+// Recovery is a volume's or hive's crash-recovery state: "clean" (nothing
+// pending), "replayed" (pending writes applied in memory; the image is never
+// written) or "dirty" (pending writes not applied: the verdict cannot be
+// clean).
+type Recovery struct {
+	State        string   `json:"state"`
+	Transactions int      `json:"transactions,omitempty"`
+	Blocks       int      `json:"blocks,omitempty"`
+	Reason       string   `json:"reason,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+}
+
+// HiveState is one registry hive a Windows target's checks read, with its
+// recovery state (transaction logs .LOG1/.LOG2 applied or not).
+type HiveState struct {
+	Path     string   `json:"path"`
+	Recovery Recovery `json:"recovery"`
 }
 
 // Target is one OS root the checks ran on, with the volumes mounted into it
@@ -61,6 +83,8 @@ type Target struct {
 	Mounts  map[string]string `json:"mounts,omitempty"` // mount point -> volume
 	Checks  []string          `json:"checks"`
 	Comment string            `json:"comment,omitempty"`
+	// Hives lists the registry hives read on a Windows target.
+	Hives []HiveState `json:"hives,omitempty"`
 }
 
 // Stats counts the work done, for the analyst and for benchmarks.
