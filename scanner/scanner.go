@@ -214,7 +214,9 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				runCheck(ctx, t, c, sink.forCheck(c.Name(), t.Volume))
+				s := sink.forCheck(c.Name(), t.Volume)
+				s.target = i
+				runCheck(ctx, t, c, s)
 			}(t, c)
 		}
 	}
@@ -246,6 +248,7 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 	wg.Wait()
 	for i := range r.Targets {
 		sort.Strings(r.Targets[i].Checks)
+		sort.Slice(r.Targets[i].Hives, func(a, b int) bool { return r.Targets[i].Hives[a].Path < r.Targets[i].Hives[b].Path })
 	}
 }
 
@@ -276,6 +279,24 @@ type checkSink struct {
 	c      *collector
 	check  string
 	volume string
+	target int // index in r.Targets of the target the check runs on
+}
+
+// Hive records a registry hive read on the check's target, once per path
+// (several checks read the same hive).
+func (s *checkSink) Hive(h report.HiveState) {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	if s.target < 0 || s.target >= len(s.c.r.Targets) {
+		return
+	}
+	t := &s.c.r.Targets[s.target]
+	for _, x := range t.Hives {
+		if x.Path == h.Path {
+			return
+		}
+	}
+	t.Hives = append(t.Hives, h)
 }
 
 func (s *checkSink) Finding(f report.Finding) {

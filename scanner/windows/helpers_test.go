@@ -21,6 +21,13 @@ type memSink struct {
 	findings  []report.Finding
 	inventory []report.InventoryItem
 	errors    map[string][]error
+	hives     []report.HiveState
+}
+
+func (s *memSink) Hive(h report.HiveState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hives = append(s.hives, h)
 }
 
 func newSink() *memSink { return &memSink{errors: map[string][]error{}} }

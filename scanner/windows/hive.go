@@ -5,12 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"strings"
 	"time"
 	"unicode/utf16"
 
+	"github.com/snapscan/snapscan/artifact/hivelog"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner/check"
 	"www.velocidex.com/golang/regparser"
@@ -42,12 +44,11 @@ var errHiveBudget = errors.New("registry hive: work budget exceeded (index loop 
 // millions of one-byte reads (its ValueData).
 type hive struct {
 	path     string // real path on the target FS
-	data     []byte
+	data     []byte // the hive as read: the recovered one when logs were applied
 	reg      *regparser.Registry
 	evidence report.Evidence
-	seq1     uint32
-	seq2     uint32
-	logs     []string // transaction logs found next to the hive
+	base     hivelog.BaseBlock // of the primary file as found on disk
+	recovery report.Recovery
 	visits   int
 	dataRead int
 	// overBudget is set once the budget error has been reported, so a
@@ -66,22 +67,39 @@ func (h *hive) fail(out check.Sink, volume, what string, err error) {
 	out.Error("/"+h.path, fmt.Errorf("%s: %s: %w", volume, what, err))
 }
 
-// dirty reports whether the hive was not cleanly written back: Windows then
-// holds the newest changes in the .LOG1/.LOG2 files, which we do not replay.
-func (h *hive) dirty() bool { return h.seq1 != h.seq2 }
+// dirty reports whether the hive was read with writes pending that its
+// transaction logs could not supply: the newest changes may be missing.
+func (h *hive) dirty() bool { return h.recovery.State == recoveryDirty }
 
-// dirtyError is the warning for a dirty hive; it names the hive and its logs.
+// dirtyError is the warning for a dirty hive; it names the hive's state and
+// why its logs were not applied.
 func (h *hive) dirtyError() error {
-	logs := "no transaction log found beside it"
-	if len(h.logs) > 0 {
-		logs = "transaction logs " + strings.Join(h.logs, ", ") + " not replayed"
-	}
-	return fmt.Errorf("registry hive is dirty (header sequence numbers %d != %d); read as it is, %s: the newest changes may be missing", h.seq1, h.seq2, logs)
+	return fmt.Errorf("registry hive is dirty (%s); read as it is, not replayed: %s: the newest changes may be missing", h.dirtyWhy(), h.recovery.Reason)
 }
+
+func (h *hive) dirtyWhy() string {
+	if !h.base.ChecksumOK {
+		return "base block checksum is bad"
+	}
+	return fmt.Sprintf("header sequence numbers %d != %d", h.base.Seq1, h.base.Seq2)
+}
+
+// Recovery states of a hive, as report.Recovery spells them.
+const (
+	recoveryClean    = "clean"
+	recoveryReplayed = "replayed"
+	recoveryDirty    = "dirty"
+)
+
+// maxLogSize caps each transaction log read. Windows rotates a log long
+// before this; memory for a recovery stays within the hive, its logs and
+// the pages copied from them (see artifact/hivelog).
+const maxLogSize = 256 << 20
 
 // openHive reads a hive from the target. name is matched case-insensitively.
 // fs.ErrNotExist is returned unwrapped-compatible so callers can skip absent
-// hives quietly.
+// hives quietly. A dirty hive is read through its transaction logs
+// (.LOG1/.LOG2/.LOG beside it) as Windows would load it.
 func openHive(t *check.Target, name string) (*hive, error) {
 	real, err := resolveFold(t.FS, name)
 	if err != nil {
@@ -94,21 +112,60 @@ func openHive(t *check.Target, name string) (*hive, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := parseHive(file.Data)
+	data, base, rec := recoverHive(t, real, file.Data)
+	h, err := parseHive(data)
 	if err != nil {
 		return nil, &fs.PathError{Op: "parse", Path: real, Err: err}
 	}
 	h.path = real
 	h.evidence = file.Evidence
-	if h.dirty() {
-		dir, base := path.Split(real)
-		for _, suf := range []string{".LOG1", ".LOG2", ".LOG"} {
-			if p, err := resolveFold(t.FS, path.Join(dir, base+suf)); err == nil {
-				h.logs = append(h.logs, path.Base(p))
-			}
+	h.base = base
+	h.recovery = rec
+	return h, nil
+}
+
+// recoverHive applies the transaction logs beside a dirty hive. It returns
+// the bytes to read (the primary itself when clean or when no log applies),
+// the primary's base block and the recovery record for the report.
+func recoverHive(t *check.Target, real string, primary []byte) ([]byte, hivelog.BaseBlock, report.Recovery) {
+	base, err := hivelog.ParseBaseBlock(primary)
+	if err != nil {
+		// parseHive names what is wrong with a hive that has no base block.
+		return primary, base, report.Recovery{State: recoveryClean}
+	}
+	if !base.Dirty() {
+		return primary, base, report.Recovery{State: recoveryClean}
+	}
+	dir, name := path.Split(real)
+	var logs []hivelog.Log
+	var unread []string
+	for _, suf := range []string{".LOG1", ".LOG2", ".LOG"} {
+		p, err := resolveFold(t.FS, path.Join(dir, name+suf))
+		if err != nil {
+			continue
+		}
+		f, err := check.ReadFileMax(t, p, maxLogSize)
+		if err != nil {
+			unread = append(unread, fmt.Sprintf("%s: %v", path.Base(p), err))
+			continue
+		}
+		logs = append(logs, hivelog.Log{Name: path.Base(p), R: bytes.NewReader(f.Data), Size: int64(len(f.Data))})
+	}
+	ov, r, err := hivelog.Recover(bytes.NewReader(primary), int64(len(primary)), logs, hivelog.Options{MaxHiveSize: maxHiveSize})
+	rec := report.Recovery{Warnings: append(unread, r.Warnings...)}
+	if err == nil {
+		data := make([]byte, ov.Size())
+		if _, err = ov.ReadAt(data, 0); err == nil || errors.Is(err, io.EOF) {
+			rec.State, rec.Transactions, rec.Blocks = recoveryReplayed, r.Entries, r.Pages
+			rec.Reason = fmt.Sprintf("%s applied (%s format, sequence %d..%d)", strings.Join(r.Logs, ", "), r.Format, r.FirstSeq, r.LastSeq)
+			return data, base, rec
 		}
 	}
-	return h, nil
+	rec.State, rec.Reason = recoveryDirty, err.Error()
+	if len(unread) > 0 {
+		rec.Reason += "; unreadable: " + strings.Join(unread, ", ")
+	}
+	return primary, base, rec
 }
 
 // parseHive checks the base block and prepares a hive over data. It never
@@ -118,18 +175,27 @@ func parseHive(data []byte) (h *hive, err error) {
 	if len(data) < 0x1000+0x20 {
 		return nil, errors.New("registry hive: shorter than its base block and first bin")
 	}
-	if string(data[:4]) != "regf" {
-		return nil, errors.New("registry hive: no regf signature")
+	base, err := hivelog.ParseBaseBlock(data)
+	if err != nil {
+		return nil, fmt.Errorf("registry hive: %w", err)
 	}
 	reg, err := regparser.NewRegistry(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("registry hive: %w", err)
 	}
-	h = &hive{data: data, reg: reg, seq1: reg.BaseBlock.Sequence1(), seq2: reg.BaseBlock.Sequence2()}
+	h = &hive{data: data, reg: reg, base: base, recovery: report.Recovery{State: recoveryClean}}
+	if base.Dirty() {
+		h.recovery = report.Recovery{State: recoveryDirty, Reason: "transaction logs not looked for"}
+	}
 	if _, err := h.root(); err != nil {
 		return nil, err
 	}
 	return h, nil
+}
+
+// state is the hive's entry for the report's target.
+func (h *hive) state() report.HiveState {
+	return report.HiveState{Path: "/" + h.path, Recovery: h.recovery}
 }
 
 // recoverTo turns a panic in a parser of untrusted bytes into an error.

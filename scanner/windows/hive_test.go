@@ -4,59 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/snapscan/snapscan/internal/testimg"
 	"github.com/snapscan/snapscan/report"
-	"github.com/ulikunitz/xz"
 )
 
-var xzCache sync.Map
-
-// xzFile decompresses one of the regipy hives (stored .xz in shared/external).
-func xzFile(t testing.TB, rel string) []byte {
-	p := external(t, rel)
-	if b, ok := xzCache.Load(p); ok {
-		return b.([]byte)
-	}
-	// The xz tool is ~50x faster than the pure-Go decoder on these
-	// multi-MiB hives; the decoder is the fallback where the tool is missing.
-	if out, err := exec.Command("xz", "-dc", p).Output(); err == nil {
-		xzCache.Store(p, out)
-		return out
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := xz.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if _, err := io.Copy(&b, io.LimitReader(r, 64<<20)); err != nil {
-		t.Fatal(err)
-	}
-	xzCache.Store(p, b.Bytes())
-	return b.Bytes()
-}
-
-func readExternal(t testing.TB, rel string) []byte {
-	if strings.HasSuffix(rel, ".xz") {
-		return xzFile(t, rel)
-	}
-	b, err := os.ReadFile(external(t, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+// readExternal reads a hive below shared/external, decompressing the regipy .xz files.
+func readExternal(t testing.TB, rel string) []byte { return testimg.ReadExternal(t, rel) }
 
 // tree writes files (path -> content) under a temporary directory.
 func tree(t testing.TB, files map[string][]byte) string {
@@ -210,23 +170,36 @@ func setSeq(b []byte, seq2 uint32) []byte {
 	return b
 }
 
-// TestDirtyHive: a hive whose sequence numbers differ is read as it is, and
-// the report says so, naming the hive and the logs beside it.
+// TestDirtyHive: a hive whose sequence numbers differ is read through its
+// transaction logs; without a usable log it is read as it is, and the report
+// says so, naming the hive and why the logs were not applied.
 func TestDirtyHive(t *testing.T) {
 	system := readExternal(t, "hives/regipy/SYSTEM_B.xz")
+	log1 := readExternal(t, "hives/regipy/SYSTEM_B.LOG1.xz")
+	log2 := readExternal(t, "hives/regipy/SYSTEM_B.LOG2.xz")
 	cases := []struct {
-		name     string
-		files    map[string][]byte
-		wantErr  []string // substrings of the error on the hive; nil = none
-		services bool
+		name      string
+		files     map[string][]byte
+		wantErr   []string // substrings of the error on the hive; nil = none
+		wantState string
+		wantHigh  string // the one medium+ finding's match, "" = none
 	}{
 		{"dirty with logs", map[string][]byte{
 			"Windows/System32/config/SYSTEM":      system,
-			"Windows/System32/config/SYSTEM.LOG1": readExternal(t, "hives/regipy/SYSTEM_B.LOG1.xz"),
-			"Windows/System32/config/SYSTEM.LOG2": readExternal(t, "hives/regipy/SYSTEM_B.LOG2.xz"),
-		}, []string{"dirty", "1622 != 1621", "SYSTEM.LOG1", "SYSTEM.LOG2", "not replayed", "test:"}, true},
-		{"dirty without logs", map[string][]byte{"Windows/System32/config/SYSTEM": system}, []string{"dirty", "no transaction log"}, true},
-		{"clean", map[string][]byte{"Windows/System32/config/SYSTEM": setSeq(system, 1622)}, nil, true},
+			"Windows/System32/config/system.log1": log1, // NTFS names are case-insensitive
+			"Windows/System32/config/SYSTEM.LOG2": log2,
+			// The recovered hive holds a kernel driver service loaded from a
+			// user's Temp folder (FTK Imager's ad_driver.sys, by its name)
+			// that exists only in the logs: the on-disk view misses it.
+		}, nil, "replayed", `\??\C:\Users\jcloudy\AppData\Local\Temp\ad_driver.sys`},
+		{"dirty without logs", map[string][]byte{"Windows/System32/config/SYSTEM": system},
+			[]string{"dirty", "1622 != 1621", "not replayed", "no usable transaction log", "test:"}, "dirty", ""},
+		{"dirty with unusable logs", map[string][]byte{
+			"Windows/System32/config/SYSTEM":      system,
+			"Windows/System32/config/SYSTEM.LOG1": log1[:512],
+			"Windows/System32/config/SYSTEM.LOG":  nil,
+		}, []string{"dirty", "SYSTEM.LOG1", "SYSTEM.LOG:", "not replayed"}, "dirty", ""},
+		{"clean", map[string][]byte{"Windows/System32/config/SYSTEM": setSeq(system, 1622)}, nil, "clean", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -248,13 +221,20 @@ func TestDirtyHive(t *testing.T) {
 					}
 				}
 			}
+			if len(s.hives) != 1 || s.hives[0].Path != "/Windows/System32/config/SYSTEM" || s.hives[0].Recovery.State != c.wantState {
+				t.Errorf("hive states %+v, want one SYSTEM %s", s.hives, c.wantState)
+			}
 			if len(s.inventory) < 300 {
 				t.Errorf("only %d services read from a real SYSTEM hive", len(s.inventory))
 			}
+			var high []string
 			for _, f := range s.findings {
 				if f.Severity >= report.Medium {
-					t.Errorf("clean Windows 10 SYSTEM hive: %s %s %s", f.Severity, f.Rule, f.Evidence.Match)
+					high = append(high, f.Evidence.Match)
 				}
+			}
+			if want := []string{c.wantHigh}; (c.wantHigh == "" && len(high) > 0) || (c.wantHigh != "" && !slices.Equal(high, want)) {
+				t.Errorf("medium+ findings %q, want %q", high, c.wantHigh)
 			}
 		})
 	}

@@ -50,8 +50,11 @@ func userHives(t *check.Target) []hiveRef {
 	return out
 }
 
-// openFor opens a hive and reports what is wrong with it; nil when absent or
-// unreadable (the error has gone to out).
+// openFor opens a hive (through its transaction logs when it is dirty),
+// records its recovery state for the report and reports what is wrong with
+// it; nil when absent or unreadable (the error has gone to out). A dirty hive
+// whose logs could not be applied is an error, so the verdict cannot be
+// clean.
 func openFor(t *check.Target, out check.Sink, name string) *hive {
 	h, err := openHive(t, name)
 	if err != nil {
@@ -60,6 +63,7 @@ func openFor(t *check.Target, out check.Sink, name string) *hive {
 		}
 		return nil
 	}
+	check.ReportHive(out, h.state())
 	if h.dirty() {
 		out.Error("/"+h.path, fmt.Errorf("%s: %w", t.Volume, h.dirtyError()))
 	}
