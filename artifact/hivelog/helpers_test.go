@@ -7,7 +7,9 @@ import (
 	"testing"
 )
 
-func memLog(name string, b []byte) Log { return Log{Name: name, R: bytes.NewReader(b), Size: int64(len(b))} }
+func memLog(name string, b []byte) Log {
+	return Log{Name: name, R: bytes.NewReader(b), Size: int64(len(b))}
+}
 
 // readAll materializes an overlay.
 func readAll(t testing.TB, ov *Overlay) []byte {
