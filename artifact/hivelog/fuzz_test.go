@@ -28,18 +28,34 @@ func fixHashes(log []byte) {
 }
 
 // FuzzRecover drives log recovery with two arbitrary logs over a fixed
-// primary. Invariants: no panic; what was applied fits in the logs; the
+// primary whose base block the fuzzer may also overwrite (hdr; with fix,
+// its checksum is recomputed too, so both the damaged and the valid base
+// block paths are reached). Invariants: no panic; what was applied fits in the logs; the
 // recovered hive is bounded by the cap and has a clean base block at the
 // last applied sequence; every sector that differs from the primary is one
 // a log entry supplied; the same input gives the same result twice.
 // Run with: go test -fuzz FuzzRecover ./artifact/hivelog
 func FuzzRecover(f *testing.F) {
-	f.Add(testNewLog(fuzzPrimary, entries(10, 11)...), testNewLog(fuzzPrimary, entries(12)...), false)
-	f.Add(testNewLog(fuzzPrimary, entries(12)...), testNewLog(fuzzPrimary, entries(10, 11)...), true)
-	f.Add(testOldLog(fuzzPrimary, 11, []int{0, 1, 9}, 0xAB), []byte(nil), false)
-	f.Add(testNewLog(fuzzPrimary, testEntry{seq: 10, hbins: 8 * binAlign, pages: []testPage{{off: 7 * binAlign, size: sector, fill: 1}}}), []byte(nil), true)
+	// Small seeds (512-byte pages) keep mutations on the structure.
+	small := func(seq uint32) testEntry {
+		return testEntry{seq: seq, hbins: 4 * binAlign, pages: []testPage{{off: (seq % 4) * binAlign, size: sector, fill: byte(seq)}}}
+	}
+	f.Add(testNewLog(fuzzPrimary, small(10), small(11)), testNewLog(fuzzPrimary, small(12)), []byte(nil), false)
+	f.Add(testNewLog(fuzzPrimary, small(12)), testNewLog(fuzzPrimary, small(10), small(11)), []byte(nil), true)
+	f.Add(testNewLog(fuzzPrimary, entries(10, 11)...), testNewLog(fuzzPrimary, entries(12)...), []byte(nil), true)
+	f.Add(testOldLog(fuzzPrimary, 11, []int{0, 1, 9}, 0xAB), []byte(nil), []byte(nil), false)
+	f.Add(testNewLog(fuzzPrimary, testEntry{seq: 10, hbins: 8 * binAlign, pages: []testPage{{off: 7 * binAlign, size: sector, fill: 1}}}), []byte(nil), []byte(nil), true)
+	f.Add(testNewLog(fuzzPrimary, entries(10)...), []byte(nil), []byte("regf\x0b\x00\x00\x00\x0a\x00\x00\x00\xff"), false)
 	const maxHive = 1 << 20
-	f.Fuzz(func(t *testing.T, l1, l2 []byte, fix bool) {
+	f.Fuzz(func(t *testing.T, l1, l2, hdr []byte, fix bool) {
+		primary := fuzzPrimary
+		if len(hdr) > 0 {
+			primary = append([]byte(nil), fuzzPrimary...)
+			copy(primary[:logHeaderSize], hdr)
+			if fix {
+				putChecksum(primary)
+			}
+		}
 		if fix {
 			l1, l2 = append([]byte(nil), l1...), append([]byte(nil), l2...)
 			fixHashes(l1)
@@ -47,7 +63,7 @@ func FuzzRecover(f *testing.F) {
 		}
 		run := func() (*Overlay, Record, []byte, error) {
 			logs := []Log{memLog("LOG1", l1), memLog("LOG2", l2)}
-			ov, rec, err := Recover(bytes.NewReader(fuzzPrimary), int64(len(fuzzPrimary)), logs, Options{MaxHiveSize: maxHive})
+			ov, rec, err := Recover(bytes.NewReader(primary), int64(len(primary)), logs, Options{MaxHiveSize: maxHive})
 			if err != nil {
 				return ov, rec, nil, err
 			}
@@ -68,16 +84,16 @@ func FuzzRecover(f *testing.F) {
 		if rec.Entries < 1 || rec.Entries > logBytes/sector || rec.Pages > logBytes/sector || rec.Bytes > int64(logBytes) {
 			t.Fatalf("record %+v does not fit in %d bytes of logs", rec, logBytes)
 		}
-		if int64(len(got)) > maxHive || len(got) < len(fuzzPrimary) {
-			t.Fatalf("recovered %d bytes (primary %d, cap %d)", len(got), len(fuzzPrimary), maxHive)
+		if int64(len(got)) > maxHive || len(got) < len(primary) {
+			t.Fatalf("recovered %d bytes (primary %d, cap %d)", len(got), len(primary), maxHive)
 		}
 		if bb, err := ParseBaseBlock(got); err != nil || bb.Dirty() || bb.Seq1 != rec.LastSeq || int64(bb.HiveBinsSize)+BaseBlockSize > int64(len(got)) {
 			t.Fatalf("recovered base block %+v %v, record %+v, %d bytes", bb, err, rec, len(got))
 		}
 		for off := BaseBlockSize; off+sector <= len(got); off += sector {
 			var prim []byte
-			if off+sector <= len(fuzzPrimary) {
-				prim = fuzzPrimary[off : off+sector]
+			if off+sector <= len(primary) {
+				prim = primary[off : off+sector]
 			} else {
 				prim = make([]byte, sector)
 			}

@@ -112,8 +112,8 @@ func encodeEntry(e testEntry) []byte {
 // rehash recomputes an entry's two hashes after a test changed it.
 func rehash(b []byte) {
 	le := binary.LittleEndian
-	le.PutUint64(b[24:], marvin32(b[entryHeaderSize:le.Uint32(b[4:])], marvinSeed))
-	le.PutUint64(b[32:], marvin32(b[:32], marvinSeed))
+	le.PutUint64(b[24:], Marvin32(b[entryHeaderSize:le.Uint32(b[4:])], MarvinSeed))
+	le.PutUint64(b[32:], Marvin32(b[:32], MarvinSeed))
 }
 
 // testNewLog is a new-format log holding entries in order.

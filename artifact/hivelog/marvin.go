@@ -5,15 +5,17 @@ import (
 	"math/bits"
 )
 
-// marvinSeed is the seed Windows uses for the two hashes of a log entry:
+// MarvinSeed is the seed Windows uses for the two hashes of a log entry:
 // the specification lists it as the bytes 82 EF 4D 88 7A 4E 55 C5, which is
 // the 64-bit constant written most significant byte first (lane p0 is its
 // low half, 0x7A4E55C5). Read little-endian instead, no real log verifies.
-const marvinSeed = 0x82EF4D887A4E55C5
+// Log entries are hashed with it (Hash-1 over the entry from byte 40, Hash-2
+// over its first 32 bytes).
+const MarvinSeed = 0x82EF4D887A4E55C5
 
-// marvin32 is Microsoft's Marvin32 hash (as in .NET's Marvin.ComputeHash):
+// Marvin32 is Microsoft's Marvin32 hash (as in .NET's Marvin.ComputeHash):
 // 32-bit words mixed into two lanes, with a 0x80 terminator.
-func marvin32(data []byte, seed uint64) uint64 {
+func Marvin32(data []byte, seed uint64) uint64 {
 	p0, p1 := uint32(seed), uint32(seed>>32)
 	block := func() {
 		p1 ^= p0

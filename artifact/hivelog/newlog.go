@@ -60,10 +60,10 @@ func readEntry(r io.ReaderAt, logSize, off int64, maxHbins uint32) (e entry, end
 	}
 	// Hash-2 covers the header including Hash-1, so it is checked first:
 	// it is cheap and catches a torn header before 1 MiB is hashed.
-	if h := marvin32(buf[:32], marvinSeed); h != le.Uint64(buf[32:]) {
+	if h := Marvin32(buf[:32], MarvinSeed); h != le.Uint64(buf[32:]) {
 		return e, false, fmt.Errorf("bad hash-2 %#x (computed %#x)", le.Uint64(buf[32:]), h)
 	}
-	if h := marvin32(buf[entryHeaderSize:], marvinSeed); h != le.Uint64(buf[24:]) {
+	if h := Marvin32(buf[entryHeaderSize:], MarvinSeed); h != le.Uint64(buf[24:]) {
 		return e, false, fmt.Errorf("bad hash-1 %#x (computed %#x)", le.Uint64(buf[24:]), h)
 	}
 	pos := uint64(entryHeaderSize) + uint64(count)*8

@@ -28,8 +28,8 @@ func TestMarvin32Vectors(t *testing.T) {
 		{[]byte{0xAB, 0x42, 0x7E, 0xA8, 0xD1, 0x0F, 0xC7}, 0xE11847E4F0678C41},
 	}
 	for _, c := range cases {
-		if got := marvin32(c.in, seed); got != c.want {
-			t.Errorf("marvin32(% x) = %#x, want %#x", c.in, got, c.want)
+		if got := Marvin32(c.in, seed); got != c.want {
+			t.Errorf("Marvin32(% x) = %#x, want %#x", c.in, got, c.want)
 		}
 	}
 }

@@ -114,6 +114,12 @@ func openHive(t *check.Target, name string) (*hive, error) {
 	}
 	data, base, rec := recoverHive(t, real, file.Data)
 	h, err := parseHive(data)
+	if err != nil && rec.State == recoveryReplayed {
+		// The logs made a hive we cannot read (a hostile or damaged log
+		// that still verified): the primary as it is beats nothing.
+		rec = report.Recovery{State: recoveryDirty, Reason: fmt.Sprintf("the hive recovered from its logs is unreadable (%v); read as it is", err), Warnings: rec.Warnings}
+		h, err = parseHive(file.Data)
+	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "parse", Path: real, Err: err}
 	}

@@ -64,13 +64,14 @@ func ntfsImage(t *testing.T, files map[string][]byte) string {
 	return img
 }
 
-// TestRecoveredHivesOnNTFS scans an NTFS image holding real dirty hives of
-// Windows 10 with their real transaction logs, through the whole scanner:
+// TestRecoveredHivesEndToEnd scans real dirty hives of Windows 10 with their
+// real transaction logs, on an NTFS image (mkntfs, ntfs-3g; needs root) and
+// in a directory, through the whole scanner:
 // the SYSTEM hive's logs hold a kernel driver service loaded from a user's
 // Temp folder (ad_driver.sys) that the on-disk hive does not have, and the
 // report's target lists every hive with its recovery state. Without the
 // logs the same hive is read as it is and the verdict is incomplete.
-func TestRecoveredHivesOnNTFS(t *testing.T) {
+func TestRecoveredHivesEndToEnd(t *testing.T) {
 	rx := func(rel string) []byte { return testimg.ReadExternal(t, "hives/regipy/"+rel) }
 	const cfg = "Windows/System32/config/"
 	base := map[string][]byte{
@@ -92,53 +93,76 @@ func TestRecoveredHivesOnNTFS(t *testing.T) {
 		{"SYSTEM with its logs", true, "replayed (24 transactions, 315 blocks)", true, false},
 		{"SYSTEM without logs", false, "dirty, not replayed", false, true},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			files := map[string][]byte{}
-			for p, b := range base {
-				files[p] = b
-			}
-			if c.logs {
-				for p, b := range withLogs {
-					files[p] = b
-				}
-			}
+	scans := []struct {
+		name string
+		scan func(t *testing.T, files map[string][]byte) *report.Report
+	}{
+		{"ntfs", func(t *testing.T, files map[string][]byte) *report.Report {
 			img := ntfsImage(t, files)
 			testimg.Unchanged(t, img)
-			r := scanner.ScanImage(context.Background(), img, scanner.Options{Checks: windows.Checks()})
-			if len(r.Targets) != 1 || r.Targets[0].OS != "windows" {
-				t.Fatalf("targets %+v", r.Targets)
-			}
-			got := map[string]string{}
-			for _, h := range r.Targets[0].Hives {
-				got[h.Path] = recoveryString(h.Recovery)
-			}
-			want := map[string]string{
-				"/" + cfg + "SOFTWARE":   "clean",
-				"/" + cfg + "SYSTEM":     c.system,
-				"/Users/tony/NTUSER.DAT": "replayed (23 transactions, 132 blocks)",
-			}
-			for p, w := range want {
-				if !strings.HasPrefix(got[p], w) {
-					t.Errorf("hive %s: %q, want %q", p, got[p], w)
+			return scanner.ScanImage(context.Background(), img, scanner.Options{Checks: windows.Checks()})
+		}},
+		{"dir", func(t *testing.T, files map[string][]byte) *report.Report {
+			dir := t.TempDir()
+			for p, b := range files {
+				full := filepath.Join(dir, filepath.FromSlash(p))
+				if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(full, b, 0o444); err != nil {
+					t.Fatal(err)
 				}
 			}
-			if len(got) != len(want) {
-				t.Errorf("hives %v, want %v", got, want)
-			}
-			t.Logf("hives %q; verdict %q", got, report.Verdict(r))
-			found := false
-			for _, f := range r.Findings {
-				found = found || f.Evidence.Match == driver && f.Severity >= report.Medium
-			}
-			if found != c.driver {
-				t.Errorf("driver service from the log found: %v, want %v", found, c.driver)
-			}
-			inc := strings.Contains(report.Verdict(r), "incomplete")
-			if inc != c.incomplete {
-				t.Errorf("verdict %q (errors %+v), incomplete want %v", report.Verdict(r), r.Errors, c.incomplete)
-			}
-		})
+			return scanner.ScanDir(context.Background(), dir, "windows", scanner.Options{Checks: windows.Checks()})
+		}},
+	}
+	for _, sc := range scans {
+		for _, c := range cases {
+			t.Run(sc.name+"/"+c.name, func(t *testing.T) {
+				files := map[string][]byte{}
+				for p, b := range base {
+					files[p] = b
+				}
+				if c.logs {
+					for p, b := range withLogs {
+						files[p] = b
+					}
+				}
+				r := sc.scan(t, files)
+				if len(r.Targets) != 1 || r.Targets[0].OS != "windows" {
+					t.Fatalf("targets %+v", r.Targets)
+				}
+				got := map[string]string{}
+				for _, h := range r.Targets[0].Hives {
+					got[h.Path] = recoveryString(h.Recovery)
+				}
+				want := map[string]string{
+					"/" + cfg + "SOFTWARE":   "clean",
+					"/" + cfg + "SYSTEM":     c.system,
+					"/Users/tony/NTUSER.DAT": "replayed (23 transactions, 132 blocks)",
+				}
+				for p, w := range want {
+					if !strings.HasPrefix(got[p], w) {
+						t.Errorf("hive %s: %q, want %q", p, got[p], w)
+					}
+				}
+				if len(got) != len(want) {
+					t.Errorf("hives %v, want %v", got, want)
+				}
+				t.Logf("hives %q; verdict %q", got, report.Verdict(r))
+				found := false
+				for _, f := range r.Findings {
+					found = found || f.Evidence.Match == driver && f.Severity >= report.Medium
+				}
+				if found != c.driver {
+					t.Errorf("driver service from the log found: %v, want %v", found, c.driver)
+				}
+				inc := strings.Contains(report.Verdict(r), "incomplete")
+				if inc != c.incomplete {
+					t.Errorf("verdict %q (errors %+v), incomplete want %v", report.Verdict(r), r.Errors, c.incomplete)
+				}
+			})
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/snapscan/snapscan/artifact/hivelog"
@@ -272,5 +273,49 @@ func TestRecoveredValuesThroughOpenHive(t *testing.T) {
 				t.Errorf("%s (logs %v): %s\\%s = %q, hive %s; want %q, %s", c.name, withLogs, c.key, c.value, got, h.recovery.State, want, state)
 			}
 		}
+	}
+}
+
+// hvleEntry encodes one new-format log entry with valid hashes: pages of
+// 4 KiB filled with fill at the given offsets of the hive bins data.
+func hvleEntry(seq, hbins uint32, fill byte, offs ...uint32) []byte {
+	le := binary.LittleEndian
+	size := (40 + 8*len(offs) + 4096*len(offs) + 511) / 512 * 512
+	b := make([]byte, size)
+	copy(b, "HvLE")
+	le.PutUint32(b[4:], uint32(size))
+	le.PutUint32(b[12:], seq)
+	le.PutUint32(b[16:], hbins)
+	le.PutUint32(b[20:], uint32(len(offs)))
+	for i, o := range offs {
+		le.PutUint32(b[40+8*i:], o)
+		le.PutUint32(b[44+8*i:], 4096)
+	}
+	for i := 40 + 8*len(offs); i < 40+8*len(offs)+4096*len(offs); i++ {
+		b[i] = fill
+	}
+	le.PutUint64(b[24:], hivelog.Marvin32(b[40:], hivelog.MarvinSeed))
+	le.PutUint64(b[32:], hivelog.Marvin32(b[:32], hivelog.MarvinSeed))
+	return b
+}
+
+// TestUnreadableRecoveredHive: a log that verifies but wipes the bin holding
+// the root key leaves a hive nobody can read; the primary is read instead,
+// reported dirty with the reason, so the checks still see what is on disk.
+func TestUnreadableRecoveredHive(t *testing.T) {
+	primary := append([]byte(nil), testimg.ReadExternal(t, "hives/python-registry/UNICODE_TESTS")...)
+	seq := binary.LittleEndian.Uint32(primary[8:])
+	binary.LittleEndian.PutUint32(primary[4:], seq+1) // a write began
+	binary.LittleEndian.PutUint32(primary[508:], hivelog.Checksum(primary))
+	log := append(append([]byte(nil), primary[:512]...), hvleEntry(seq, binary.LittleEndian.Uint32(primary[40:]), 0, 0)...)
+	h, err := openHive(targetFor(t, tree(t, map[string][]byte{"NTUSER.DAT": primary, "NTUSER.DAT.LOG1": log})), "NTUSER.DAT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.dirty() || !strings.Contains(h.recovery.Reason, "recovered from its logs is unreadable") {
+		t.Errorf("recovery %+v, want dirty: recovered hive unreadable", h.recovery)
+	}
+	if _, err := h.root(); err != nil {
+		t.Errorf("primary not read instead: %v", err)
 	}
 }

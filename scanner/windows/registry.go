@@ -4,11 +4,12 @@
 // and then judges them with the data files under signatures/windows/.
 //
 // Hives are read with regparser, under recover and with our own bounded
-// walking of subkey/value lists (see hive.go). Known limits: dirty hives are
-// read as they are (transaction logs are named in a warning, not replayed);
-// UsrClass.dat, COM handler classes of tasks and legacy .job files are not
-// judged; shell links are read for target, arguments and working directory
-// only.
+// walking of subkey/value lists (see hive.go). A dirty hive is read through
+// its transaction logs (.LOG1/.LOG2/.LOG, applied in memory by
+// artifact/hivelog) as Windows would load it; without a usable log it is read
+// as it is and reported dirty. Known limits: UsrClass.dat, COM handler
+// classes of tasks and legacy .job files are not judged; shell links are read
+// for target, arguments and working directory only.
 package windows
 
 import (
