@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"reflect"
+	"runtime"
 	"testing"
 )
 
@@ -28,13 +29,14 @@ func fixHashes(log []byte) {
 }
 
 // FuzzRecover drives log recovery with two arbitrary logs over a fixed
-// primary whose base block the fuzzer may also overwrite (hdr; with fix,
-// its checksum is recomputed too, so both the damaged and the valid base
-// block paths are reached). Invariants: no panic; what was applied fits in the logs; the
-// recovered hive is bounded by the cap and has a clean base block at the
-// last applied sequence; every sector that differs from the primary is one
-// a log entry supplied; the same input gives the same result twice.
-// Run with: go test -fuzz FuzzRecover ./artifact/hivelog
+// primary whose base block the fuzzer may also overwrite (hdr; with fix, its
+// checksum and the entries' hashes are recomputed, so both the damaged and
+// the valid base block paths and the logic behind the hashes are reached).
+// Invariants: no panic; what was applied fits in the logs; the recovered
+// hive is bounded by the cap and has a clean base block at the last applied
+// sequence; memory stays within the logs' size; every sector that differs
+// from the primary is one a log entry supplied; the same input gives the
+// same result twice. Run with: go test -fuzz FuzzRecover ./artifact/hivelog
 func FuzzRecover(f *testing.F) {
 	// Small seeds (512-byte pages) keep mutations on the structure.
 	small := func(seq uint32) testEntry {
@@ -69,7 +71,15 @@ func FuzzRecover(f *testing.F) {
 			}
 			return ov, rec, readAll(t, ov), nil
 		}
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
 		ov, rec, got, err := run()
+		runtime.ReadMemStats(&m1)
+		// Memory: entries read (never more than the logs hold), the base
+		// block and bookkeeping, plus the materialized hive of the check.
+		if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > uint64(2*(len(l1)+len(l2))+len(got)+len(primary)+128<<10) {
+			t.Fatalf("recovery allocated %d bytes for %d+%d bytes of logs", alloc, len(l1), len(l2))
+		}
 		_, rec2, got2, err2 := run()
 		if !reflect.DeepEqual(rec, rec2) || (err == nil) != (err2 == nil) || sha256.Sum256(got) != sha256.Sum256(got2) {
 			t.Fatalf("two runs differ: %+v %v / %+v %v", rec, err, rec2, err2)
