@@ -92,8 +92,10 @@ const (
 )
 
 // maxLogSize caps each transaction log read. Windows rotates a log long
-// before this; memory for a recovery stays within the hive, its logs and
-// the pages copied from them (see artifact/hivelog).
+// before this. A recovery holds at most the primary, its logs, the pages
+// copied from them (no more than the logs) and the recovered copy, which
+// hivelog caps at maxHiveSize; the primary and logs are dropped once the
+// copy is made.
 const maxLogSize = 256 << 20
 
 // openHive reads a hive from the target. name is matched case-insensitively.
