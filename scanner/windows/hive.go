@@ -115,19 +115,28 @@ func openHive(t *check.Target, name string) (*hive, error) {
 		return nil, err
 	}
 	data, base, rec := recoverHive(t, real, file.Data)
-	h, err := parseHive(data)
-	if err != nil && rec.State == recoveryReplayed {
-		// The logs made a hive we cannot read (a hostile or damaged log
-		// that still verified): the primary as it is beats nothing.
-		rec = report.Recovery{State: recoveryDirty, Reason: fmt.Sprintf("the hive recovered from its logs is unreadable (%v); read as it is", err), Warnings: rec.Warnings}
-		h, err = parseHive(file.Data)
-	}
+	h, err := parseRecovered(file.Data, data, rec)
 	if err != nil {
 		return nil, &fs.PathError{Op: "parse", Path: real, Err: err}
 	}
 	h.path = real
 	h.evidence = file.Evidence
 	h.base = base
+	return h, nil
+}
+
+// parseRecovered parses the recovered hive data, or the primary when the
+// logs made a hive that cannot be read (a hostile or damaged log that still
+// verified): the primary as it is beats nothing, and it is reported dirty.
+func parseRecovered(primary, data []byte, rec report.Recovery) (*hive, error) {
+	h, err := parseHive(data)
+	if err != nil && rec.State == recoveryReplayed {
+		rec = report.Recovery{State: recoveryDirty, Reason: fmt.Sprintf("the hive recovered from its logs is unreadable (%v); read as it is", err), Warnings: rec.Warnings}
+		h, err = parseHive(primary)
+	}
+	if err != nil {
+		return nil, err
+	}
 	h.recovery = rec
 	return h, nil
 }
@@ -159,6 +168,13 @@ func recoverHive(t *check.Target, real string, primary []byte) ([]byte, hivelog.
 		}
 		logs = append(logs, hivelog.Log{Name: path.Base(p), R: bytes.NewReader(f.Data), Size: int64(len(f.Data))})
 	}
+	data, rec := applyLogs(primary, logs, unread)
+	return data, base, rec
+}
+
+// applyLogs recovers a dirty primary from the logs read beside it; unread
+// names the logs that were there but could not be read.
+func applyLogs(primary []byte, logs []hivelog.Log, unread []string) ([]byte, report.Recovery) {
 	ov, r, err := hivelog.Recover(bytes.NewReader(primary), int64(len(primary)), logs, hivelog.Options{MaxHiveSize: maxHiveSize})
 	rec := report.Recovery{Warnings: append(unread, r.Warnings...)}
 	if err == nil {
@@ -166,14 +182,14 @@ func recoverHive(t *check.Target, real string, primary []byte) ([]byte, hivelog.
 		if _, err = ov.ReadAt(data, 0); err == nil || errors.Is(err, io.EOF) {
 			rec.State, rec.Transactions, rec.Blocks = recoveryReplayed, r.Entries, r.Pages
 			rec.Reason = fmt.Sprintf("%s applied (%s format, sequence %d..%d)", strings.Join(r.Logs, ", "), r.Format, r.FirstSeq, r.LastSeq)
-			return data, base, rec
+			return data, rec
 		}
 	}
 	rec.State, rec.Reason = recoveryDirty, err.Error()
 	if len(unread) > 0 {
 		rec.Reason += "; unreadable: " + strings.Join(unread, ", ")
 	}
-	return primary, base, rec
+	return primary, rec
 }
 
 // parseHive checks the base block and prepares a hive over data. It never

@@ -294,9 +294,14 @@ func hvleEntry(seq, hbins uint32, fill byte, offs ...uint32) []byte {
 	for i := 40 + 8*len(offs); i < 40+8*len(offs)+4096*len(offs); i++ {
 		b[i] = fill
 	}
-	le.PutUint64(b[24:], hivelog.Marvin32(b[40:], hivelog.MarvinSeed))
-	le.PutUint64(b[32:], hivelog.Marvin32(b[:32], hivelog.MarvinSeed))
+	resign(b)
 	return b
+}
+
+// resign recomputes a log entry's two Marvin32 hashes.
+func resign(e []byte) {
+	binary.LittleEndian.PutUint64(e[24:], hivelog.Marvin32(e[40:], hivelog.MarvinSeed))
+	binary.LittleEndian.PutUint64(e[32:], hivelog.Marvin32(e[:32], hivelog.MarvinSeed))
 }
 
 // TestUnreadableRecoveredHive: a log that verifies but wipes the bin holding
