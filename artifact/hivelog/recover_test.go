@@ -146,7 +146,10 @@ func checkPagesApplied(t *testing.T, primary, got []byte, logs []Log) {
 func TestCleanExternalHives(t *testing.T) {
 	for _, rel := range []string{
 		"hives/dfwinreg/NTUSER.DAT", "hives/dfwinreg/SAM", "hives/dfwinreg/SECURITY", "hives/dfwinreg/UsrClass.dat",
-		"hives/plaso/NTUSER-WIN7.DAT", "hives/regparser/NTUSER.DAT", "hives/artemis/NTUSER.DAT",
+		"hives/plaso/NTUSER-WIN7.DAT", "hives/plaso/NTUSER-CCLEANER.DAT", "hives/plaso/NTUSER-RunTests.DAT",
+		"hives/regparser/NTUSER.DAT", "hives/artemis/NTUSER.DAT", "hives/artemis/NTUSER_Bad.DAT",
+		"hives/python-registry/UNICODE_TESTS", "hives/python-registry/REORGANIZED_VALUES_TESTS", "hives/python-registry/issue22.hive",
+		"hives/regipy/NTUSER.DAT.xz", "hives/regipy/SAM.xz",
 		"hives/regipy/SYSTEM.xz", "hives/regipy/ntuser_software_partial.xz", "hives/regipy/corrupted_system_hive.xz",
 	} {
 		p := testimg.ReadExternal(t, rel)
