@@ -25,11 +25,11 @@ const (
 	checksumSpan  = 508
 )
 
-// File types in the base block.
+// File types in the base block. Recovery tells the log formats apart by
+// what follows the log's base block (HvLE or DIRT), not by this field.
 const (
 	typePrimary = 0
 	typeLogOld  = 1
-	typeLogOld2 = 2 // written by some Vista-era writers for .LOG1/.LOG2
 	typeLogNew  = 6
 )
 
