@@ -299,10 +299,16 @@ func TestExpandDirs(t *testing.T) {
 	os.Symlink(filepath.Join(dir, "b.img"), filepath.Join(dir, "link.img"))
 	os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(dir, "dangling.img"))
 	other := filepath.Join(t.TempDir(), "missing.img")
-	got, err := batch.ExpandDirs([]string{other, dir})
+	emptyDir := t.TempDir()
+	os.Mkdir(filepath.Join(emptyDir, "only-a-subdir"), 0o700)
+	got, empty, err := batch.ExpandDirs([]string{other, dir, emptyDir})
 	want := []string{other, filepath.Join(dir, ".hidden"), filepath.Join(dir, "a.qcow2"), filepath.Join(dir, "b.img"), filepath.Join(dir, "link.img")}
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("got %q %v\nwant %q", got, err, want)
+	}
+	// A directory with nothing to scan is named, never silently dropped.
+	if !slices.Equal(empty, []string{emptyDir}) {
+		t.Errorf("empty dirs %q, want %q", empty, emptyDir)
 	}
 }
 

@@ -204,6 +204,10 @@ func WriteSARIF(w io.Writer, r *Report) error {
 	if r.Stats.FindingsHidden > 0 {
 		run.Properties["findingsHidden"] = r.Stats.FindingsHidden
 	}
+	if r.Interrupted {
+		run.Properties["interrupted"] = true
+	}
+	recoveryProperties(run.Properties, r)
 
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

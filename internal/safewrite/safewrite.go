@@ -89,37 +89,66 @@ func Create(dest string, o Options) (*File, error) {
 		}
 		return &File{w: w}, nil
 	}
-	target, fi, err := resolve(dest)
+	target, fi, err := plan(dest, o)
 	if err != nil {
 		return nil, err
 	}
-	if err := o.Guard.Check(target); err != nil {
-		return nil, err
-	}
 	if fi != nil {
-		switch m := fi.Mode(); {
-		case m.IsRegular():
-			if o.NoReplace {
-				return nil, fmt.Errorf("%s: %w", dest, ErrExist)
-			}
+		if m := fi.Mode(); m.IsRegular() {
 			return createTemp(target, m.Perm(), o)
-		case m&fs.ModeNamedPipe != 0, m&fs.ModeCharDevice != 0:
-			// Opening O_WRONLY without O_CREATE or O_TRUNC: a FIFO waits for
-			// its reader, as a shell redirect does; a device stays a device.
-			f, err := os.OpenFile(target, os.O_WRONLY, 0)
-			if err != nil {
-				return nil, err
-			}
-			return &File{w: f, f: f}, nil
-		default:
-			return nil, fmt.Errorf("%s: %s: refusing to write a report there (want a regular file, a FIFO, a character device or -)", dest, kind(m))
 		}
+		// Opening O_WRONLY without O_CREATE or O_TRUNC: a FIFO waits for
+		// its reader, as a shell redirect does; a device stays a device.
+		f, err := os.OpenFile(target, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		return &File{w: f, f: f}, nil
 	}
 	mode := o.Mode
 	if mode == 0 {
 		mode = 0o644
 	}
 	return createTemp(target, mode, o)
+}
+
+// Check tells whether Create(dest, o) would be refused, without creating
+// or opening anything: a run checks its outputs before it scans for an
+// hour.
+func Check(dest string, o Options) error {
+	if dest == "" {
+		return errors.New("empty output path")
+	}
+	if isStdout(dest) {
+		return nil
+	}
+	_, _, err := plan(dest, o)
+	return err
+}
+
+// plan resolves dest and applies the rules: the path to write and what is
+// there now (nil: nothing).
+func plan(dest string, o Options) (string, fs.FileInfo, error) {
+	target, fi, err := resolve(dest)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := o.Guard.Check(target); err != nil {
+		return "", nil, err
+	}
+	if fi == nil {
+		return target, nil, nil
+	}
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		if o.NoReplace {
+			return "", nil, fmt.Errorf("%s: %w", dest, ErrExist)
+		}
+	case m&fs.ModeNamedPipe != 0, m&fs.ModeCharDevice != 0:
+	default:
+		return "", nil, fmt.Errorf("%s: %s: refusing to write there (want a regular file, a FIFO, a character device or -)", dest, kind(m))
+	}
+	return target, fi, nil
 }
 
 // CreateTemp starts a file in dir whose name is decided at the end
