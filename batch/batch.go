@@ -180,8 +180,9 @@ func scanOne(ctx context.Context, p string, scan func(context.Context, string) *
 // cancelled is the report of an image the batch never started because the
 // run was interrupted.
 func cancelled(ctx context.Context, p string) *report.Report {
-	r := notScanned(p, "cancelled before the scan started: "+context.Cause(ctx).Error())
-	r.Interrupted = true
+	r := &report.Report{Schema: report.SchemaVersion, Tool: "snapscan", Image: p, Started: time.Now().UTC(), Interrupted: true,
+		Errors: []report.ScanError{{Stage: report.StageInterrupted, Error: "cancelled before the scan started: " + context.Cause(ctx).Error()}}}
+	report.Finalize(r)
 	return r
 }
 

@@ -172,7 +172,7 @@ func Gaps(r *Report) []Gap {
 		}
 	}
 	switch {
-	case len(r.Volumes) == 0 && len(r.Targets) == 0 && !hasKind(gaps, GapOpen):
+	case len(r.Volumes) == 0 && len(r.Targets) == 0 && !hasKind(gaps, GapOpen) && !r.Interrupted:
 		add(GapNothing, "", "no volume or filesystem was found")
 	case len(r.Volumes) > 0 && scanned == 0 && !hasKind(gaps, GapTruncated):
 		add(GapNothing, "", fmt.Sprintf("none of the %d volumes could be scanned", len(r.Volumes)))
@@ -235,6 +235,9 @@ func Incomplete(r *Report) (bool, string) {
 // could not be opened, or no volume was read): the batch calls such an
 // image "not scanned" rather than "incomplete".
 func NothingScanned(r *Report) bool {
+	if r.Interrupted && len(r.Volumes) == 0 && len(r.Targets) == 0 {
+		return true // cancelled before it started
+	}
 	for _, g := range Gaps(r) {
 		if g.Kind == GapOpen || g.Kind == GapNothing {
 			return true
