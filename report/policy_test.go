@@ -150,6 +150,24 @@ func TestVerdict(t *testing.T) {
 	}
 }
 
+// TestExitCodeTableEverywhere: docs/exit-codes.md and the README show the
+// one table in ExitCodes, word for word.
+func TestExitCodeTableEverywhere(t *testing.T) {
+	doc := readDoc(t, "../docs/exit-codes.md")
+	readme := readDoc(t, "../README.md")
+	for _, e := range ExitCodes {
+		if row := "| " + itoa(e.Code) + " | `" + e.Name + "` | " + e.Meaning + " |"; !strings.Contains(doc, row) {
+			t.Errorf("docs/exit-codes.md lacks %q", row)
+		}
+		if row := "| " + itoa(e.Code) + " | " + e.Meaning + " |"; !strings.Contains(readme, row) {
+			t.Errorf("README.md lacks %q", row)
+		}
+	}
+	if !strings.Contains(ExitCodeHelp(), ExitCodes[3].Meaning) {
+		t.Error("ExitCodeHelp lacks code 3")
+	}
+}
+
 func TestExitCodesDocumented(t *testing.T) {
 	doc := readDoc(t, "../docs/exit-codes.md")
 	for _, c := range []struct {

@@ -226,7 +226,14 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 	if err := writeTo(f.output, cmd.OutOrStdout(), outputs, func(w io.Writer) error {
 		return writeReports(w, reports, f)
 	}); err != nil {
-		return &exitError{report.ExitError, fmt.Errorf("writing the report: %w", err)}
+		// Findings or an incomplete scan keep their code; the failure to
+		// write is said either way (docs/exit-codes.md).
+		err = fmt.Errorf("writing the report: %w", err)
+		if code == report.ExitClean {
+			return &exitError{report.ExitError, err}
+		}
+		fmt.Fprintln(cmd.ErrOrStderr(), "snapscan:", err)
+		return &exitError{code, errSilent}
 	}
 	if err := f.ci.finish(cmd, reports, failOn, outputs, image.Options{FS: fsread.OpenOptions{NoReplay: f.noReplay}}); err != nil {
 		// Findings or an incomplete scan decide the exit code before a
