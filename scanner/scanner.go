@@ -310,7 +310,7 @@ func (s *checkSink) Hive(h report.HiveState) {
 	for i := range t.Hives {
 		if strings.EqualFold(t.Hives[i].Path, h.Path) {
 			if h.Recovery.State == report.RecoveryDirty {
-				t.Hives[i] = h
+				t.Hives[i].Recovery = h.Recovery
 			}
 			return
 		}

@@ -69,6 +69,9 @@ type volumeView struct {
 	Scannable  bool   `json:"scannable"`
 	Reason     string `json:"reason,omitempty"`
 	OS         string `json:"os,omitempty"`
+	// Recovery is the journal/log state as this view reads it (replayed, or
+	// dirty with --no-journal-replay).
+	Recovery *fsread.Recovery `json:"recovery,omitempty"`
 }
 
 type imageView struct {
@@ -100,6 +103,9 @@ func describeImage(img *image.Image) imageView {
 				vv.Scannable, vv.Reason = false, err.Error()
 			} else {
 				vv.OS = image.LooksLikeRoot(fsys)
+				if rc := fsread.RecoveryOf(fsys); rc.State != fsread.RecoveryNone && rc.State != "" {
+					vv.Recovery = &rc
+				}
 			}
 		}
 		iv.Volumes = append(iv.Volumes, vv)
@@ -126,6 +132,9 @@ func printImage(w io.Writer, img *image.Image) {
 		}
 		if !v.Scannable {
 			status = "not scanned: " + v.Reason
+		}
+		if v.Recovery != nil {
+			status += "; journal " + v.Recovery.String()
 		}
 		typ := v.TypeName
 		if typ == "" {

@@ -161,6 +161,10 @@ func TestRecoveryStateInEveryFormat(t *testing.T) {
 	if len(r.Volumes) == 0 || r.Volumes[0].Recovery == nil || r.Volumes[0].Recovery.State != report.RecoveryClean {
 		t.Errorf("clean ext4 volume recovery: %+v", r.Volumes)
 	}
+	// inspect says it too.
+	if out, _, _ := run(t, "inspect", "--no-journal-replay", dirty); !strings.Contains(out, "journal dirty, not replayed") {
+		t.Errorf("inspect does not show the journal state:\n%s", out)
+	}
 	// The analyst commands take the flag too.
 	for _, cmd := range [][]string{{"inspect", dirty}, {"ls", dirty + ":/etc"}, {"cat", dirty + ":/etc/os-release"}, {"stat", dirty + ":/etc/passwd"}} {
 		if _, errs, code := run(t, append([]string{cmd[0], "--no-journal-replay"}, cmd[1:]...)...); code != 0 {
