@@ -145,7 +145,7 @@ func (c *ciFlags) images(cmd *cobra.Command, args []string) ([]string, []*report
 			empty = nil
 		}
 		all = batch.Shard(all, i, n)
-		if len(all) == 0 && len(empty) == 0 {
+		if len(all) == 0 && len(empty) == 0 && !quiet(cmd) {
 			// More shards than images: this shard has nothing to do, and
 			// its (empty) output merges as nothing.
 			fmt.Fprintf(cmd.ErrOrStderr(), "snapscan: shard %d/%d: no image in this shard\n", i, n)

@@ -305,3 +305,25 @@ func TestSignalWritesPartialReport(t *testing.T) {
 		t.Errorf("stderr does not say the scan was stopped: %.500s", stderr.String())
 	}
 }
+
+// TestQuiet: --quiet drops informational lines, never what changes the
+// verdict.
+func TestQuiet(t *testing.T) {
+	clean := img(t, "ext4-bare.img")
+	missing := filepath.Join(t.TempDir(), "missing.img")
+	for _, q := range []bool{false, true} {
+		extra := []string{}
+		if q {
+			extra = append(extra, "--quiet")
+		}
+		// One image in two shards: shard 1 has nothing to do (information).
+		_, errs, code := run(t, append([]string{"scan", "--no-sweep", "--shard", "1/2", clean}, extra...)...)
+		if code != 0 || strings.Contains(errs, "no image in this shard") == q {
+			t.Errorf("quiet=%v: exit %d, stderr %q", q, code, errs)
+		}
+		_, errs, code = run(t, append([]string{"scan", "--no-sweep", "-o", filepath.Join(t.TempDir(), "r.txt"), missing}, extra...)...)
+		if code != report.ExitIncomplete || !strings.Contains(errs, "missing.img: not scanned: the image could not be opened") {
+			t.Errorf("quiet=%v: exit %d, the missing image is not named on stderr: %q", q, code, errs)
+		}
+	}
+}
