@@ -86,6 +86,10 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 				rv.PartType += " (" + v.Part.TypeName + ")"
 			}
 		}
+		if !v.Scannable && strings.Contains(v.Reason, "beyond the end of the image") {
+			// An LVM logical volume whose extents the image does not hold.
+			rv.Truncated = true
+		}
 		if v.Scannable {
 			if fsys, err := v.FS(); err != nil {
 				rv.Reason = err.Error()

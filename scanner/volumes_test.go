@@ -1,7 +1,9 @@
 package scanner
 
 import (
+	"compress/gzip"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,5 +107,42 @@ func TestHiveSink(t *testing.T) {
 	}
 	if ok, why := report.Incomplete(r); !ok || !strings.Contains(why, "registry hive") {
 		t.Errorf("a dirty hive: Incomplete = %v %q", ok, why)
+	}
+}
+
+// TestTruncatedLogicalVolume: an LV whose extents lie past the end of a
+// cut-short image is reported truncated, and the scan incomplete.
+func TestTruncatedLogicalVolume(t *testing.T) {
+	f, err := os.Open("../fsread/lvm/testdata/lvm1.img.gz")
+	if err != nil {
+		t.Skipf("LVM fixture absent: %v", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "lvm-short.img")
+	os.WriteFile(p, data[:4<<20], 0o444)
+	r := ScanImage(context.Background(), p, Options{Checks: checks(), Version: "test"})
+	report.Finalize(r)
+	truncated := 0
+	for _, v := range r.Volumes {
+		if v.Truncated {
+			truncated++
+			if v.Scanned {
+				t.Errorf("%s truncated and scanned", v.Name)
+			}
+		}
+	}
+	if truncated == 0 {
+		t.Fatalf("no truncated volume: %+v", r.Volumes)
+	}
+	if ok, why := report.Incomplete(r); !ok || !strings.Contains(why, "truncated") {
+		t.Errorf("Incomplete = %v %q", ok, why)
 	}
 }
