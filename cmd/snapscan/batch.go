@@ -250,12 +250,13 @@ func writeLists(reports []*report.Report, failOn report.Severity, atRiskPath, cl
 }
 
 type mergeFlags struct {
-	format     string
-	output     string
-	failOn     string
-	exitCode   int
-	atRiskList string
-	cleanList  string
+	allowUnreplayed bool
+	format          string
+	output          string
+	failOn          string
+	exitCode        int
+	atRiskList      string
+	cleanList       string
 }
 
 func newMergeCmd() *cobra.Command {
@@ -288,6 +289,7 @@ Examples:
 	fl.IntVar(&f.exitCode, "exit-code", 0, "exit with this code when an image is at risk")
 	fl.StringVar(&f.atRiskList, "at-risk-list", "", "write the paths of at-risk images to this file")
 	fl.StringVar(&f.cleanList, "clean-list", "", "write the paths of clean images to this file")
+	fl.BoolVar(&f.allowUnreplayed, "allow-unreplayed-journal", false, "as for scan: a volume or hive with unapplied journal/log writes does not fail the exit code")
 	return cmd
 }
 
@@ -314,12 +316,15 @@ func runMerge(cmd *cobra.Command, f *mergeFlags, files []string) error {
 	if err := writeLists(reports, failOn, f.atRiskList, f.cleanList, guard); err != nil {
 		return err
 	}
-	if f.exitCode != 0 {
-		for _, r := range reports {
-			if st, _ := report.Status(r, failOn); st == report.StatusAtRisk {
-				return &exitError{f.exitCode, errSilent}
-			}
-		}
+	// The same table as scan: findings (with --exit-code) first, then any
+	// image that was not fully scanned.
+	code := report.ExitClean
+	policy := report.Policy{FailOn: failOn, FindingsCode: f.exitCode, AllowUnreplayed: f.allowUnreplayed}
+	for _, r := range reports {
+		code = worseExit(code, report.ExitCode(r, policy), f.exitCode)
+	}
+	if code != report.ExitClean {
+		return &exitError{code, errSilent}
 	}
 	return nil
 }
