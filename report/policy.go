@@ -38,11 +38,19 @@ const (
 	ExitError = 4
 )
 
-// ExitCodeHelp is the table as --help prints it.
+// ExitCodeHelp is the table as --help prints it, wrapped to 80 columns.
 func ExitCodeHelp() string {
 	var b strings.Builder
 	for _, e := range ExitCodes {
-		fmt.Fprintf(&b, "  %d  %s\n", e.Code, e.Meaning)
+		line := fmt.Sprintf("  %d ", e.Code)
+		for _, w := range strings.Fields(e.Meaning) {
+			if len(line)+1+len(w) > 78 {
+				b.WriteString(line + "\n")
+				line = "    "
+			}
+			line += " " + w
+		}
+		b.WriteString(line + "\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -163,8 +163,14 @@ func TestExitCodeTableEverywhere(t *testing.T) {
 			t.Errorf("README.md lacks %q", row)
 		}
 	}
-	if !strings.Contains(ExitCodeHelp(), ExitCodes[3].Meaning) {
-		t.Error("ExitCodeHelp lacks code 3")
+	help := ExitCodeHelp()
+	for _, line := range strings.Split(help, "\n") {
+		if len(line) > 80 {
+			t.Errorf("--help line longer than 80 columns: %q", line)
+		}
+	}
+	if flat := strings.Join(strings.Fields(help), " "); !strings.Contains(flat, "3 "+ExitCodes[3].Meaning) {
+		t.Errorf("ExitCodeHelp lacks code 3:\n%s", help)
 	}
 }
 

@@ -167,14 +167,13 @@ func TestRootHelpNamesFormatsAndExitCodes(t *testing.T) {
 			}
 		}
 	}
-	for _, e := range report.ExitCodes {
-		if !strings.Contains(out, e.Meaning) {
-			t.Errorf("--help lacks exit code %d: %s", e.Code, e.Meaning)
-		}
-	}
+	flat := func(s string) string { return strings.Join(strings.Fields(s), " ") }
 	scanHelp, _, _ := run(t, "scan", "--help")
 	for _, e := range report.ExitCodes {
-		if !strings.Contains(scanHelp, e.Meaning) {
+		if !strings.Contains(flat(out), flat(e.Meaning)) {
+			t.Errorf("--help lacks exit code %d: %s", e.Code, e.Meaning)
+		}
+		if !strings.Contains(flat(scanHelp), flat(e.Meaning)) {
 			t.Errorf("scan --help lacks exit code %d", e.Code)
 		}
 	}
