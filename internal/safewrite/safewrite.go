@@ -144,6 +144,11 @@ func plan(dest string, o Options) (string, fs.FileInfo, error) {
 		if o.NoReplace {
 			return "", nil, fmt.Errorf("%s: %w", dest, ErrExist)
 		}
+		if m.Perm()&0o222 == 0 {
+			// Read-only (an evidence copy, a manifest): the shell would
+			// refuse '>' here, and root must not replace it either.
+			return "", nil, fmt.Errorf("%s: a read-only file: refusing to replace it", dest)
+		}
 	case m&fs.ModeNamedPipe != 0, m&fs.ModeCharDevice != 0:
 	default:
 		return "", nil, fmt.Errorf("%s: %s: refusing to write there (want a regular file, a FIFO, a character device or -)", dest, kind(m))

@@ -56,6 +56,12 @@ func TestDestinations(t *testing.T) {
 			must(t, os.Symlink("a", b))
 			return a
 		}, want{err: "too many levels"}},
+		{"read-only file", false, func(t *testing.T, dir string) string {
+			p := filepath.Join(dir, "manifest.json")
+			mustWrite(t, p, "evidence")
+			must(t, os.Chmod(p, 0o444))
+			return p
+		}, want{err: "read-only"}},
 		{"directory", false, func(t *testing.T, dir string) string { return dir }, want{err: "a directory"}},
 		{"missing parent directory", false, func(t *testing.T, dir string) string { return filepath.Join(dir, "no", "x.json") },
 			want{err: "no such file"}},
