@@ -141,6 +141,9 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 	if err != nil {
 		return err
 	}
+	for _, r := range placeholders {
+		r.Version = version
+	}
 	if strings.EqualFold(f.format, "sarif") && len(images)+len(placeholders) > 1 {
 		return &exitError{report.ExitUsage, fmt.Errorf("sarif output takes one image per run; scan the images one at a time or use --format json")}
 	}
