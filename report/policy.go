@@ -184,6 +184,10 @@ func Gaps(r *Report) []Gap {
 		add(GapNothing, "", "no volume or filesystem was found")
 	case len(r.Volumes) > 0 && scanned == 0 && !hasKind(gaps, GapTruncated):
 		add(GapNothing, "", fmt.Sprintf("none of the %d volumes could be scanned", len(r.Volumes)))
+	case r.Container == "directory" && len(r.Targets) == 0 && r.Stats.FilesSwept == 0 && len(r.Findings) == 0:
+		// A --dir tree with no OS root for the checks, and no file the sweep
+		// (off, or over an empty tree) read: nothing was examined.
+		add(GapNothing, "", "the directory holds no operating-system root and no file was swept: nothing was examined")
 	case len(r.Volumes) > 0 && scanned > 0 && len(r.Targets) == 0 && len(missed) > 0:
 		// No OS root among what was read while other volumes were not read
 		// (a root on LVM or LUKS): the persistence checks never ran.

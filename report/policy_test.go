@@ -60,6 +60,8 @@ func TestExitCode(t *testing.T) {
 		{"nothing found at all", nothingFound(), DefaultPolicy(), ExitIncomplete},
 		{"partly scanned with errors is not incomplete", partial(), Policy{FailOn: Medium, FindingsCode: 1}, ExitClean},
 		{"directory scan without volumes", dirScan(), DefaultPolicy(), ExitClean},
+		{"empty directory tree", &Report{Container: "directory", Volumes: []Volume{{Name: "t", Filesystem: "directory", Scanned: true}}}, DefaultPolicy(), ExitIncomplete},
+		{"directory tree swept, no OS root", &Report{Container: "directory", Volumes: []Volume{{Name: "t", Filesystem: "directory", Scanned: true}}, Stats: Stats{FilesSwept: 3}}, DefaultPolicy(), ExitClean},
 		{"no OS root read while a volume was not", rootUnread(), Policy{FailOn: Medium, FindingsCode: 1}, ExitIncomplete},
 		{"truncated image", truncated(), Policy{FailOn: Medium, FindingsCode: 1}, ExitIncomplete},
 		{"truncated filesystem, nothing found", func() *Report {

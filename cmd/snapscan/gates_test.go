@@ -66,6 +66,7 @@ func TestNoScanOfNothingExitsZero(t *testing.T) {
 		code   int
 	}{
 		{"empty directory", func() []string { return []string{emptyDir} }, "directory holds no file", report.ExitIncomplete},
+		{"empty --dir tree", func() []string { return []string{"--dir", emptyDir} }, "nothing was examined", report.ExitIncomplete},
 		{"empty --from-file", func() []string { return []string{"--from-file", emptyList} }, "names no image", report.ExitIncomplete},
 		{"missing image", func() []string { return []string{filepath.Join(dir, "missing.img")} }, "missing.img", report.ExitIncomplete},
 		{"first 8 MiB of a 1.2 GiB ext4", func() []string { return []string{gapImage(t, "ext4-truncated.img")} }, "claims 1.2 GiB", report.ExitIncomplete},
