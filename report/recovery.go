@@ -74,3 +74,12 @@ func volumeStatus(v Volume) string {
 	}
 	return status
 }
+
+// gapPrefix introduces the first gap: "could not scan: " when nothing was
+// scanned, "incomplete: " when something was.
+func gapPrefix(r *Report) string {
+	if NothingScanned(r) {
+		return "could not scan: "
+	}
+	return "incomplete: "
+}

@@ -360,7 +360,7 @@ func sarifInvocationFor(r *Report) sarifInvocation {
 	if incomplete {
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
 			Level:   "error",
-			Message: sarifMessage{Text: "could not scan: " + why},
+			Message: sarifMessage{Text: gapPrefix(r) + why},
 		})
 	}
 	for _, v := range r.Volumes {
