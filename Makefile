@@ -2,7 +2,8 @@
 GO      ?= go
 BIN     := bin/snapscan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 IMAGES  := testdata/images
 OUT     := $(IMAGES)/out
 FUZZTIME ?= 20s

@@ -87,8 +87,10 @@ func ReadList(r io.Reader) ([]string, error) {
 // arguments are kept as given, missing ones included, so that the scan
 // reports them as not scanned instead of the batch dropping them silently.
 // Files that are not images are not guessed at: the scanner says so.
-func ExpandDirs(args []string) ([]string, error) {
-	var out []string
+//
+// empty lists the directories that held no regular file: the caller must
+// not treat "nothing found to scan" as a clean scan.
+func ExpandDirs(args []string) (out, empty []string, err error) {
 	for _, a := range args {
 		fi, err := os.Stat(a)
 		if err != nil || !fi.IsDir() {
@@ -97,7 +99,7 @@ func ExpandDirs(args []string) ([]string, error) {
 		}
 		ents, err := os.ReadDir(a)
 		if err != nil {
-			return out, fmt.Errorf("image directory %s: %w", a, err)
+			return out, empty, fmt.Errorf("image directory %s: %w", a, err)
 		}
 		var files []string
 		for _, e := range ents {
@@ -107,9 +109,12 @@ func ExpandDirs(args []string) ([]string, error) {
 			}
 		}
 		slices.Sort(files)
+		if len(files) == 0 {
+			empty = append(empty, a)
+		}
 		out = append(out, files...)
 	}
-	return out, nil
+	return out, empty, nil
 }
 
 // Run scans paths, parallel at a time (at least 1), and calls emit with
@@ -143,13 +148,13 @@ func Run(ctx context.Context, paths []string, parallel int, scan func(context.Co
 	}
 	for _, p := range paths {
 		if ctx.Err() != nil {
-			out(notScanned(p, "cancelled before the scan started: "+ctx.Err().Error()))
+			out(cancelled(ctx, p))
 			continue
 		}
 		select {
 		case jobs <- p:
 		case <-ctx.Done():
-			out(notScanned(p, "cancelled before the scan started: "+ctx.Err().Error()))
+			out(cancelled(ctx, p))
 		}
 	}
 	close(jobs)
@@ -171,6 +176,20 @@ func scanOne(ctx context.Context, p string, scan func(context.Context, string) *
 	}
 	return r
 }
+
+// cancelled is the report of an image the batch never started because the
+// run was interrupted.
+func cancelled(ctx context.Context, p string) *report.Report {
+	r := &report.Report{Schema: report.SchemaVersion, Tool: "snapscan", Image: p, Started: time.Now().UTC(), Interrupted: true,
+		Errors: []report.ScanError{{Stage: report.StageInterrupted, Error: "cancelled before the scan started: " + context.Cause(ctx).Error()}}}
+	report.Finalize(r)
+	return r
+}
+
+// NotScanned is the report of something asked for that could not be
+// scanned at all (an empty directory or list): every format can render it,
+// and it counts as not scanned.
+func NotScanned(p, why string) *report.Report { return notScanned(p, why) }
 
 // notScanned is the report of an image the batch could not scan. The
 // "open" stage makes report.Incomplete (and so Status) say not scanned.

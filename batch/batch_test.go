@@ -49,17 +49,27 @@ func TestBatchOverImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing.img")
-	paths := []string{infected, corrupt, missing, clean, bare}
+	// The first 2 MiB of an 8 MiB ext4 image: read as far as it goes, but
+	// never "clean" (issue 17: a truncated copy was on the clean list).
+	whole, err := os.ReadFile(clean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.img")
+	if err := os.WriteFile(truncated, whole[:2<<20], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{infected, corrupt, missing, clean, bare, truncated}
 
 	var reports []*report.Report
 	start := time.Now()
 	batch.Run(context.Background(), paths, 2, scanFunc(), func(r *report.Report) { reports = append(reports, r) })
-	t.Logf("5 images, 2 at a time: %v", time.Since(start))
+	t.Logf("6 images, 2 at a time: %v", time.Since(start))
 	report.SortBatch(reports)
 
 	want := map[string]report.BatchStatus{
 		infected: report.StatusAtRisk, clean: report.StatusClean, bare: report.StatusClean,
-		corrupt: report.StatusNotScanned, missing: report.StatusNotScanned,
+		corrupt: report.StatusNotScanned, missing: report.StatusNotScanned, truncated: report.StatusIncomplete,
 	}
 	if len(reports) != len(paths) {
 		t.Fatalf("%d reports for %d images", len(reports), len(paths))
@@ -87,7 +97,7 @@ func TestBatchOverImages(t *testing.T) {
 		t.Errorf("clean list %q", ok.String())
 	}
 	for _, l := range []string{risky.String(), ok.String()} {
-		if strings.Contains(l, corrupt) || strings.Contains(l, missing) {
+		if strings.Contains(l, corrupt) || strings.Contains(l, missing) || strings.Contains(l, truncated) {
 			t.Errorf("an image that was not scanned is on a list: %q", l)
 		}
 	}
@@ -98,7 +108,8 @@ func TestBatchOverImages(t *testing.T) {
 	}
 	s := sum.String()
 	t.Logf("summary:\n%s", s)
-	for _, part := range []string{"5 images: 1 at risk, 2 clean, 2 not scanned", "Not scanned (on neither",
+	for _, part := range []string{"6 images: 1 at risk, 2 clean, 1 incomplete, 2 not scanned", "Not scanned (on neither", "Incomplete (on neither",
+		filepath.Base(truncated) + ": volume truncated.img is truncated: its ext4 filesystem claims 8.0 MiB",
 		filepath.Base(corrupt) + ": none of the", filepath.Base(missing) + ": the image could not be opened"} {
 		if !strings.Contains(s, part) {
 			t.Errorf("summary lacks %q", part)
@@ -299,10 +310,16 @@ func TestExpandDirs(t *testing.T) {
 	os.Symlink(filepath.Join(dir, "b.img"), filepath.Join(dir, "link.img"))
 	os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(dir, "dangling.img"))
 	other := filepath.Join(t.TempDir(), "missing.img")
-	got, err := batch.ExpandDirs([]string{other, dir})
+	emptyDir := t.TempDir()
+	os.Mkdir(filepath.Join(emptyDir, "only-a-subdir"), 0o700)
+	got, empty, err := batch.ExpandDirs([]string{other, dir, emptyDir})
 	want := []string{other, filepath.Join(dir, ".hidden"), filepath.Join(dir, "a.qcow2"), filepath.Join(dir, "b.img"), filepath.Join(dir, "link.img")}
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("got %q %v\nwant %q", got, err, want)
+	}
+	// A directory with nothing to scan is named, never silently dropped.
+	if !slices.Equal(empty, []string{emptyDir}) {
+		t.Errorf("empty dirs %q, want %q", empty, emptyDir)
 	}
 }
 

@@ -33,6 +33,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/snapscan/snapscan/fsread"
+	"github.com/snapscan/snapscan/internal/safewrite"
 	"github.com/snapscan/snapscan/report"
 )
 
@@ -255,7 +256,7 @@ func under(p, mp string) (string, bool) {
 
 type copied struct {
 	loc       location
-	tmp       string
+	tmp       *safewrite.File
 	md5, sha  string
 	meta      *fsread.Meta
 	readError string
@@ -269,9 +270,7 @@ func captureGroup(files string, r *report.Report, g *fileGroup, open OpenFunc) (
 	var tried []copied
 	defer func() {
 		for _, c := range tried {
-			if c.tmp != "" {
-				os.Remove(c.tmp)
-			}
+			c.tmp.Abort() // no-op for the one committed
 		}
 	}()
 	var chosen *copied
@@ -326,8 +325,10 @@ func captureGroup(files string, r *report.Report, g *fileGroup, open OpenFunc) (
 	default:
 		e.HashCheck = "mismatch"
 	}
+	// The same name means the same content, captured before: an existing
+	// copy is kept, never replaced.
 	final := filepath.Join(files, chosen.sha)
-	if err := place(chosen.tmp, final); err != nil {
+	if err := chosen.tmp.CommitAs(final); err != nil && !errors.Is(err, safewrite.ErrExist) {
 		return e, &hostError{err}
 	}
 	e.File = FilesDir + "/" + chosen.sha
@@ -365,33 +366,29 @@ func copyOut(files string, loc location, open OpenFunc) (copied, error) {
 		return c, fmt.Errorf("%w (%s)", errNotRegular, fsread.ModeString(fi.Mode()))
 	}
 	c.meta = fsread.MetaOf(fi)
-	tmp, err := os.CreateTemp(files, ".partial-*")
+	tmp, err := safewrite.CreateTemp(files, safewrite.Options{Mode: 0o444, NoReplace: true, Guard: WriteGuard})
 	if err != nil {
 		return c, &hostError{err}
 	}
-	c.tmp = tmp.Name()
 	hm, hs := md5.New(), sha256.New()
 	// An inode may claim any size: copying is capped so that one hostile
 	// file cannot fill the examiner's disk.
-	n, cerr := io.Copy(io.MultiWriter(tmp, hm, hs), io.LimitReader(f, MaxCopySize+1))
+	var hostErr error
+	n, cerr := io.Copy(io.MultiWriter(hostSide{tmp, &hostErr}, hm, hs), io.LimitReader(f, MaxCopySize+1))
 	if cerr == nil && n > MaxCopySize {
 		cerr = fmt.Errorf("%w: larger than %d bytes, not copied (raise --evidence-max-size)", errTooLarge, MaxCopySize)
 	}
-	if err := tmp.Close(); err != nil && cerr == nil {
-		os.Remove(c.tmp)
-		return copied{}, &hostError{err}
-	}
 	if cerr != nil {
-		os.Remove(c.tmp)
-		var pe *fs.PathError
-		if errors.As(cerr, &pe) && strings.HasPrefix(pe.Path, files) {
-			return copied{}, &hostError{cerr}
+		tmp.Abort()
+		if hostErr != nil {
+			return copied{}, &hostError{hostErr}
 		}
 		if errors.Is(cerr, errTooLarge) {
 			return copied{}, cerr
 		}
 		return copied{}, fmt.Errorf("reading: %w", cerr)
 	}
+	c.tmp = tmp
 	c.md5, c.sha = hexSum(hm), hexSum(hs)
 	return c, nil
 }
@@ -402,22 +399,24 @@ var errNotRegular = errors.New("not a regular file")
 
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
-// place makes tmp the read-only copy at final, never replacing a file
-// already there: the same name means the same content, captured before.
-func place(tmp, final string) error {
-	if err := os.Chmod(tmp, 0o444); err != nil {
-		return err
-	}
-	err := os.Link(tmp, final)
-	if err == nil || errors.Is(err, fs.ErrExist) {
-		return nil
-	}
-	// Hosts without hard links: rename, but only if nothing is there.
-	if _, serr := os.Lstat(final); serr == nil {
-		return nil
-	}
-	return os.Rename(tmp, final)
+// hostSide marks write errors as the host's (the evidence disk), not the
+// image's: they stop the capture.
+type hostSide struct {
+	w   io.Writer
+	err *error
 }
+
+func (h hostSide) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	if err != nil {
+		*h.err = err
+	}
+	return n, err
+}
+
+// WriteGuard refuses evidence writes onto the run's inputs (the image, a
+// --dir tree); the CLI sets it.
+var WriteGuard *safewrite.Guard
 
 // ImageSHA256 hashes an image file or block device, for the chain of
 // custody (--hash-image, the evidence manifest).
@@ -457,19 +456,12 @@ func writeManifest(dir string, m *Manifest) (string, error) {
 			name = fmt.Sprintf("%s-%d.json", base, i)
 		}
 		p := filepath.Join(dir, name)
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
-		if errors.Is(err, fs.ErrExist) {
+		err := safewrite.WriteFile(p, data, safewrite.Options{Mode: 0o444, NoReplace: true, Guard: WriteGuard})
+		if errors.Is(err, safewrite.ErrExist) {
 			continue
 		}
 		if err != nil {
 			return "", fmt.Errorf("evidence manifest: %w", err)
-		}
-		_, werr := f.Write(data)
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return "", fmt.Errorf("evidence manifest %s: %w", p, werr)
 		}
 		return p, nil
 	}

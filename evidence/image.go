@@ -18,7 +18,13 @@ import (
 // or "disk.img" for a bare filesystem). Each volume's filesystem is opened
 // on first use. close releases the image; call it after Capture.
 func ImageOpener(imagePath string) (open OpenFunc, close func(), err error) {
-	img, err := image.Open(imagePath)
+	return ImageOpenerWith(imagePath, image.Options{})
+}
+
+// ImageOpenerWith is ImageOpener with image options: evidence must be read
+// through the same view the scan judged (--no-journal-replay).
+func ImageOpenerWith(imagePath string, opts image.Options) (open OpenFunc, close func(), err error) {
+	img, err := image.OpenWith(imagePath, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -205,3 +205,49 @@ func collectJSONFields(typ reflect.Type, out map[string]bool, seen map[reflect.T
 		collectJSONFields(f.Type, out, seen)
 	}
 }
+
+// TestJSONArrayOneShape: what scan -f json writes, an array of reports,
+// validates against schema.json's "reports" definition for 0, 1 and 2
+// images, and a report with recovery state, hives and interrupted set
+// validates as a report.
+func TestJSONArrayOneShape(t *testing.T) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(JSONSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	arr, err := c.Compile("schema.json#/$defs/reports")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := sampleReport()
+	Finalize(full)
+	full.Interrupted = true
+	full.Volumes[0].Recovery = &Recovery{State: RecoveryReplayed, Transactions: 3, Blocks: 12}
+	full.Targets = append(full.Targets, Target{OS: "windows", Volume: "w.img", Checks: []string{}, Hives: []HiveState{
+		{Path: "/Windows/System32/config/SYSTEM", Recovery: Recovery{State: RecoveryDirty, Reason: "no transaction log"}}}})
+	for n, reports := range [][]*Report{{}, {full}, {full, full}} {
+		var b bytes.Buffer
+		if err := WriteJSONArray(&b, reports); err != nil {
+			t.Fatal(err)
+		}
+		if err := validateJSON(t, arr, b.Bytes()); err != nil {
+			t.Errorf("%d reports: %v", n, err)
+		}
+	}
+	bad := []byte(`[{"schema":"1.0"}]`)
+	if err := validateJSON(t, arr, bad); err == nil {
+		t.Error("reports schema accepted an incomplete report")
+	}
+	wrong := *full
+	wrong.Volumes = append([]Volume(nil), full.Volumes...)
+	wrong.Volumes[0].Recovery = &Recovery{State: "half-done"}
+	var b bytes.Buffer
+	WriteJSON(&b, &wrong)
+	if err := validateJSON(t, compileReportSchema(t), b.Bytes()); err == nil {
+		t.Error("schema accepted an unknown recovery state")
+	}
+}

@@ -60,8 +60,35 @@ func TestExitCode(t *testing.T) {
 		{"nothing found at all", nothingFound(), DefaultPolicy(), ExitIncomplete},
 		{"partly scanned with errors is not incomplete", partial(), Policy{FailOn: Medium, FindingsCode: 1}, ExitClean},
 		{"directory scan without volumes", dirScan(), DefaultPolicy(), ExitClean},
+		{"empty directory tree", &Report{Container: "directory", Volumes: []Volume{{Name: "t", Filesystem: "directory", Scanned: true}}}, DefaultPolicy(), ExitIncomplete},
+		{"directory tree swept, no OS root", &Report{Container: "directory", Volumes: []Volume{{Name: "t", Filesystem: "directory", Scanned: true}}, Stats: Stats{FilesSwept: 3}}, DefaultPolicy(), ExitClean},
 		{"no OS root read while a volume was not", rootUnread(), Policy{FailOn: Medium, FindingsCode: 1}, ExitIncomplete},
 		{"truncated image", truncated(), Policy{FailOn: Medium, FindingsCode: 1}, ExitIncomplete},
+		{"truncated filesystem, nothing found", func() *Report {
+			return &Report{Volumes: []Volume{{Name: "d.img", Filesystem: "ext4", Truncated: true, Reason: "filesystem claims 1.2 GiB, the image holds 8 MiB"}}}
+		}(), Policy{FailOn: Medium, FindingsCode: 1}, ExitIncomplete},
+		{"volume that failed to open", func() *Report {
+			r := withFindings()
+			r.Volumes = append(r.Volumes, Volume{Name: "d@2", Filesystem: "xfs", Reason: "bad superblock"})
+			r.Targets = []Target{{OS: "linux", Volume: "d@1"}}
+			r.Errors = []ScanError{{Volume: "d@2", Stage: "filesystem", Error: "bad superblock"}}
+			return r
+		}(), DefaultPolicy(), ExitIncomplete},
+		{"interrupted", func() *Report {
+			r := withFindings(Low)
+			r.Targets = []Target{{OS: "linux", Volume: "d@1"}}
+			r.Interrupted = true
+			return r
+		}(), DefaultPolicy(), ExitIncomplete},
+		{"dirty journal", dirty(), Policy{FailOn: Medium, FindingsCode: 1}, ExitIncomplete},
+		{"dirty journal, --allow-unreplayed-journal", dirty(), Policy{FailOn: Medium, FindingsCode: 1, AllowUnreplayed: true}, ExitClean},
+		{"dirty hive", dirtyHive(), DefaultPolicy(), ExitIncomplete},
+		{"dirty hive, allowed", dirtyHive(), Policy{AllowUnreplayed: true}, ExitClean},
+		{"replayed journal", func() *Report {
+			r := dirty()
+			r.Volumes[0].Recovery = &Recovery{State: RecoveryReplayed, Transactions: 3, Blocks: 9}
+			return r
+		}(), Policy{FailOn: Medium, FindingsCode: 1}, ExitClean},
 		{"findings win over incomplete", func() *Report {
 			r := withFindings(Critical)
 			r.Errors = []ScanError{{Stage: "open", Error: "x"}}
@@ -74,6 +101,22 @@ func TestExitCode(t *testing.T) {
 			}
 		})
 	}
+}
+
+func dirty() *Report {
+	r := withFindings(Low)
+	r.Targets = []Target{{OS: "linux", Volume: "d@1"}}
+	r.Volumes[0].Recovery = &Recovery{State: RecoveryDirty, Reason: "journal needs recovery"}
+	return r
+}
+
+func dirtyHive() *Report {
+	r := withFindings()
+	r.Targets = []Target{{OS: "windows", Volume: "d@1", Hives: []HiveState{
+		{Path: "/Windows/System32/config/SOFTWARE", Recovery: Recovery{State: RecoveryClean}},
+		{Path: "/Windows/System32/config/SYSTEM", Recovery: Recovery{State: RecoveryDirty, Reason: "no transaction log"}},
+	}}}
+	return r
 }
 
 func TestExitCodesDistinct(t *testing.T) {
@@ -99,11 +142,37 @@ func TestVerdict(t *testing.T) {
 		{"only low and info is clean", withFindings(Low, Info), "clean"},
 		{"one medium", withFindings(Medium), "at risk: 1 finding of medium or worse"},
 		{"risk and errors", withErrors, "at risk: 2 findings of medium or worse; incomplete: 1 error"},
+		{"dirty journal", dirty(), "incomplete: volume d@1 has journal writes that were not applied (dirty, not replayed: journal needs recovery): the newest changes may be missing"},
+		{"truncated", &Report{Volumes: []Volume{{Name: "d.img", Truncated: true, Reason: "filesystem claims 1 GiB"}}}, "incomplete: volume d.img is truncated: filesystem claims 1 GiB"},
 		{"could not open", &Report{Errors: []ScanError{{Stage: "open", Error: "no such file"}}}, "could not scan: the image could not be opened: no such file; incomplete: 1 error"},
 	} {
 		if got := Verdict(tc.report); got != tc.want {
 			t.Errorf("%s: Verdict = %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestExitCodeTableEverywhere: docs/exit-codes.md and the README show the
+// one table in ExitCodes, word for word.
+func TestExitCodeTableEverywhere(t *testing.T) {
+	doc := readDoc(t, "../docs/exit-codes.md")
+	readme := readDoc(t, "../README.md")
+	for _, e := range ExitCodes {
+		if row := "| " + itoa(e.Code) + " | `" + e.Name + "` | " + e.Meaning + " |"; !strings.Contains(doc, row) {
+			t.Errorf("docs/exit-codes.md lacks %q", row)
+		}
+		if row := "| " + itoa(e.Code) + " | " + e.Meaning + " |"; !strings.Contains(readme, row) {
+			t.Errorf("README.md lacks %q", row)
+		}
+	}
+	help := ExitCodeHelp()
+	for _, line := range strings.Split(help, "\n") {
+		if len(line) > 80 {
+			t.Errorf("--help line longer than 80 columns: %q", line)
+		}
+	}
+	if flat := strings.Join(strings.Fields(help), " "); !strings.Contains(flat, "3 "+ExitCodes[3].Meaning) {
+		t.Errorf("ExitCodeHelp lacks code 3:\n%s", help)
 	}
 }
 

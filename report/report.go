@@ -18,6 +18,9 @@ type Report struct {
 	ImageSize   int64     `json:"image_size,omitempty"`
 	Started     time.Time `json:"started"`
 	Duration    float64   `json:"duration_seconds"`
+	// Interrupted: the scan was cut short (SIGINT/SIGTERM, --timeout); the
+	// report holds what was done, and an "interrupted" error says why.
+	Interrupted bool `json:"interrupted,omitempty"`
 
 	Volumes   []Volume        `json:"volumes"`
 	Targets   []Target        `json:"targets"` // the OS roots found and examined

@@ -204,6 +204,10 @@ func WriteSARIF(w io.Writer, r *Report) error {
 	if r.Stats.FindingsHidden > 0 {
 		run.Properties["findingsHidden"] = r.Stats.FindingsHidden
 	}
+	if r.Interrupted {
+		run.Properties["interrupted"] = true
+	}
+	recoveryProperties(run.Properties, r)
 
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -356,7 +360,7 @@ func sarifInvocationFor(r *Report) sarifInvocation {
 	if incomplete {
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
 			Level:   "error",
-			Message: sarifMessage{Text: "could not scan: " + why},
+			Message: sarifMessage{Text: gapPrefix(r) + why},
 		})
 	}
 	for _, v := range r.Volumes {

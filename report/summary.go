@@ -21,8 +21,14 @@ const (
 	// Such an image is on neither the at-risk nor the clean list: nobody
 	// looked at it, so nobody may call it clean.
 	StatusNotScanned BatchStatus = "not scanned"
-	// StatusClean: scanned, and nothing at or above the threshold remains.
-	// Errors on single files do not change this; the summary counts them.
+	// StatusIncomplete: scanned, nothing at or above the threshold, but not
+	// everything was read (Gaps: a truncated or unreadable volume, unapplied
+	// journal writes, an interruption; or errors on single files). Such an
+	// image is on neither list either: only a complete, clean verdict
+	// releases an image.
+	StatusIncomplete BatchStatus = "incomplete"
+	// StatusClean: everything was read and nothing at or above the
+	// threshold remains.
 	StatusClean BatchStatus = "clean"
 )
 
@@ -33,8 +39,15 @@ func Status(r *Report, min Severity) (BatchStatus, string) {
 	if CountAtLeast(r, min) > 0 {
 		return StatusAtRisk, ""
 	}
-	if ok, why := Incomplete(r); ok {
+	if NothingScanned(r) {
+		_, why := Incomplete(r)
 		return StatusNotScanned, why
+	}
+	if ok, why := Incomplete(r); ok {
+		return StatusIncomplete, why
+	}
+	if n := len(r.Errors); n > 0 {
+		return StatusIncomplete, plural(n, "error") + ": " + r.Errors[0].Error
 	}
 	return StatusClean, ""
 }
@@ -57,13 +70,16 @@ func WriteSummary(w io.Writer, reports []*Report, min Severity) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "IMAGE\tVERDICT\tCRIT\tHIGH\tMED\tLOW\tINFO\tERR\tTOP FINDING\tTIME")
 	counts := map[BatchStatus]int{}
-	var notScanned []string
+	var notScanned, incomplete []string
 	suppressed, baseline := 0, 0
 	for _, r := range rs {
 		st, why := Status(r, min)
 		counts[st]++
-		if st == StatusNotScanned {
+		switch st {
+		case StatusNotScanned:
 			notScanned = append(notScanned, fmt.Sprintf("  %s: %s", clean(r.Image), clean(why+volumeReasons(r))))
+		case StatusIncomplete:
+			incomplete = append(incomplete, fmt.Sprintf("  %s: %s", clean(r.Image), clean(why)))
 		}
 		suppressed += r.Stats.FindingsSuppressed
 		baseline += r.Stats.FindingsInBaseline
@@ -79,8 +95,8 @@ func WriteSummary(w io.Writer, reports []*Report, min Severity) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	line := fmt.Sprintf("\n%s: %d at risk, %d clean, %d not scanned (threshold %s)",
-		plural(len(rs), "image"), counts[StatusAtRisk], counts[StatusClean], counts[StatusNotScanned], min)
+	line := fmt.Sprintf("\n%s: %d at risk, %d clean, %d incomplete, %d not scanned (threshold %s)",
+		plural(len(rs), "image"), counts[StatusAtRisk], counts[StatusClean], counts[StatusIncomplete], counts[StatusNotScanned], min)
 	if suppressed > 0 {
 		line += fmt.Sprintf("; %s suppressed", plural(suppressed, "finding"))
 	}
@@ -93,6 +109,12 @@ func WriteSummary(w io.Writer, reports []*Report, min Severity) error {
 	if len(notScanned) > 0 {
 		fmt.Fprintln(w, "Not scanned (on neither the at-risk nor the clean list):")
 		if _, err := fmt.Fprintln(w, strings.Join(notScanned, "\n")); err != nil {
+			return err
+		}
+	}
+	if len(incomplete) > 0 {
+		fmt.Fprintln(w, "Incomplete (on neither the at-risk nor the clean list):")
+		if _, err := fmt.Fprintln(w, strings.Join(incomplete, "\n")); err != nil {
 			return err
 		}
 	}

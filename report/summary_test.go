@@ -26,7 +26,12 @@ func TestStatus(t *testing.T) {
 		{"open error", Report{Errors: []ScanError{{Stage: "open", Error: "EOF"}}}, Medium, StatusNotScanned},
 		// As in ExitCode: a miner found on a half-readable image wins.
 		{"findings on an incomplete image", Report{Volumes: unscanned, Findings: high}, Medium, StatusAtRisk},
-		{"errors on single files stay clean", Report{Volumes: scanned, Errors: []ScanError{{Stage: "check:cron", Error: "x"}}}, Medium, StatusClean},
+		// Only a complete, clean verdict is clean (issue 17).
+		{"errors on single files are incomplete", Report{Volumes: scanned, Errors: []ScanError{{Stage: "check:cron", Error: "x"}}}, Medium, StatusIncomplete},
+		{"truncated volume", Report{Volumes: []Volume{{Name: "a.img", Truncated: true, Reason: "short"}}}, Medium, StatusIncomplete},
+		{"dirty journal", Report{Volumes: []Volume{{Name: "a.img", Scanned: true, Recovery: &Recovery{State: RecoveryDirty}}}, Targets: []Target{{OS: "linux", Volume: "a.img"}}}, Medium, StatusIncomplete},
+		{"replayed journal is clean", Report{Volumes: []Volume{{Name: "a.img", Scanned: true, Recovery: &Recovery{State: RecoveryReplayed, Transactions: 2}}}, Targets: []Target{{OS: "linux", Volume: "a.img"}}}, Medium, StatusClean},
+		{"interrupted", Report{Volumes: scanned, Targets: []Target{{OS: "linux", Volume: "a.img@1"}}, Interrupted: true}, Medium, StatusIncomplete},
 	} {
 		if got, _ := Status(&tc.r, tc.min); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
@@ -44,7 +49,7 @@ func TestWriteSummaryCountsAndHostileNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := buf.String()
-	for _, part := range []string{"2 images: 1 at risk, 0 clean, 1 not scanned", "2 findings suppressed", "3 findings already in the baseline",
+	for _, part := range []string{"2 images: 1 at risk, 0 clean, 0 incomplete, 1 not scanned", "2 findings suppressed", "3 findings already in the baseline",
 		`evil\x1b[2J.img: none of the 1 volumes could be scanned (v: encrypted (luks))`} {
 		if !strings.Contains(s, part) {
 			t.Errorf("summary lacks %q:\n%s", part, s)

@@ -121,6 +121,12 @@ func (t *tableWriter) header() {
 	if r.Stats.FilesSwept > 0 || r.Stats.BytesSwept > 0 {
 		t.field(0, 10, "Swept", fmt.Sprintf("%s, %s", plural(int(r.Stats.FilesSwept), "file"), humanBytes(r.Stats.BytesSwept)))
 	}
+	if notes := recoveryNotes(r); len(notes) > 0 {
+		t.field(0, 10, "Recovery", strings.Join(notes, "; "))
+	}
+	if r.Interrupted {
+		t.field(0, 10, "Partial", "INTERRUPTED: the scan was cut short, this report holds what was done")
+	}
 }
 
 func (t *tableWriter) volumes() {
@@ -138,10 +144,7 @@ func (t *tableWriter) volumes() {
 	}
 	rows := make([][]string, 0, len(r.Volumes))
 	for _, v := range r.Volumes {
-		status := "scanned"
-		if !v.Scanned {
-			status = "NOT SCANNED: " + nonEmpty(clean(v.Reason), "no reason given")
-		}
+		status := volumeStatus(v)
 		label := clean(v.Label)
 		if v.PartName != "" && v.PartName != v.Label {
 			label = strings.TrimSpace(label + " " + "(" + clean(v.PartName) + ")")

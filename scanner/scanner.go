@@ -34,6 +34,10 @@ type Options struct {
 	// checks are small reads, mostly waiting on I/O).
 	Workers int
 	Version string
+	// NoReplay (--no-journal-replay) reads each volume as it is on disk:
+	// pending journal/log writes are not applied, and such a volume is
+	// reported dirty (the verdict is then incomplete).
+	NoReplay bool
 }
 
 // Sweeper is the content sweep over one volume.
@@ -55,10 +59,10 @@ type SweepResult struct {
 // cannot be opened is a report with no volume scanned and the reason.
 func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 	r := newReport(path, opts)
-	img, err := image.Open(path)
+	img, err := image.OpenWith(path, image.Options{FS: fsread.OpenOptions{NoReplay: opts.NoReplay}})
 	if err != nil {
 		r.Errors = append(r.Errors, report.ScanError{Stage: "open", Error: err.Error()})
-		return finish(r, opts)
+		return finish(ctx, r, opts)
 	}
 	defer img.Close()
 	r.Container, r.ImageSize = img.Container, img.Size
@@ -74,18 +78,32 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 		}
 		rv.HoldsVolumes = v.HoldsVolumes
 		if v.Part != nil {
-			rv.Truncated = v.Part.Clipped
+			if v.Part.Clipped {
+				rv.Truncated, rv.Reason = true, "the partition table places it past the end of the image"
+			}
 			rv.PartType, rv.PartName = v.Part.Type, v.Part.Name
 			if v.Part.TypeName != "" {
 				rv.PartType += " (" + v.Part.TypeName + ")"
 			}
+		}
+		if !v.Scannable && strings.Contains(v.Reason, "beyond the end of the image") {
+			// An LVM logical volume whose extents the image does not hold.
+			rv.Truncated = true
 		}
 		if v.Scannable {
 			if fsys, err := v.FS(); err != nil {
 				rv.Reason = err.Error()
 				r.Errors = append(r.Errors, report.ScanError{Volume: v.Name, Stage: "filesystem", Error: err.Error()})
 			} else {
-				rv.Scanned = true
+				rec := recoveryOf(fsys)
+				rv.Recovery = &rec
+				if why := truncation(v, fsys); why != "" {
+					// Read what is there (a miner in the head of a truncated
+					// copy is still a miner), but never call it scanned.
+					rv.Truncated, rv.Reason = true, why
+				} else if !rv.Truncated {
+					rv.Scanned = true
+				}
 				vols = append(vols, &openVolume{vol: v, fsys: fsys, os: image.LooksLikeRoot(fsys)})
 			}
 		}
@@ -124,7 +142,7 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 		sweepFS = append(sweepFS, sweepUnit{ov.fsys, ov.vol.Name, mountedAt[ov]})
 	}
 	run(ctx, r, targets, sweepFS, opts)
-	return finish(r, opts)
+	return finish(ctx, r, opts)
 }
 
 // ScanDir scans a directory tree as one OS root (a mounted or extracted
@@ -135,7 +153,7 @@ func ScanDir(ctx context.Context, dir, osHint string, opts Options) *report.Repo
 	fsys, err := dirfs.New(dir)
 	if err != nil {
 		r.Errors = append(r.Errors, report.ScanError{Stage: "open", Error: err.Error()})
-		return finish(r, opts)
+		return finish(ctx, r, opts)
 	}
 	name := filepath.Base(filepath.Clean(dir))
 	osName := osHint
@@ -153,7 +171,7 @@ func ScanDir(ctx context.Context, dir, osHint string, opts Options) *report.Repo
 		mp = "/"
 	}
 	run(ctx, r, targets, []sweepUnit{{fsys, name, mp}}, opts)
-	return finish(r, opts)
+	return finish(ctx, r, opts)
 }
 
 type sweepUnit struct {
@@ -170,8 +188,16 @@ func newReport(path string, opts Options) *report.Report {
 	}
 }
 
-func finish(r *report.Report, opts Options) *report.Report {
+func finish(ctx context.Context, r *report.Report, opts Options) *report.Report {
 	r.Duration = time.Since(r.Started).Seconds()
+	if err := ctx.Err(); err != nil {
+		r.Interrupted = true
+		why := err.Error()
+		if c := context.Cause(ctx); c != nil && c != err {
+			why = c.Error()
+		}
+		r.Errors = append(r.Errors, report.ScanError{Stage: report.StageInterrupted, Error: why})
+	}
 	if len(r.Targets) == 0 && anyScanned(r) {
 		msg := "no operating-system root found on any volume: persistence checks did not run"
 		if opts.Sweep != nil {
@@ -210,14 +236,12 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 			}
 			r.Targets[i].Checks = append(r.Targets[i].Checks, c.Name())
 			wg.Add(1)
-			go func(t *check.Target, c check.Check) {
+			go func(i int, t *check.Target, c check.Check) {
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				s := sink.forCheck(c.Name(), t.Volume)
-				s.target = i
-				runCheck(ctx, t, c, s)
-			}(t, c)
+				runCheck(ctx, t, c, sink.forCheck(c.Name(), t.Volume, i))
+			}(i, t, c)
 		}
 	}
 	if opts.Sweep != nil {
@@ -248,7 +272,6 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 	wg.Wait()
 	for i := range r.Targets {
 		sort.Strings(r.Targets[i].Checks)
-		sort.Slice(r.Targets[i].Hives, func(a, b int) bool { return r.Targets[i].Hives[a].Path < r.Targets[i].Hives[b].Path })
 	}
 }
 
@@ -270,8 +293,8 @@ type collector struct {
 	mu *sync.Mutex
 }
 
-func (c *collector) forCheck(name, volume string) *checkSink {
-	return &checkSink{c: c, check: name, volume: volume}
+func (c *collector) forCheck(name, volume string, target int) *checkSink {
+	return &checkSink{c: c, check: name, volume: volume, target: target}
 }
 
 // checkSink stamps what a check reports with the check's name and volume.
@@ -279,24 +302,25 @@ type checkSink struct {
 	c      *collector
 	check  string
 	volume string
-	target int // index in r.Targets of the target the check runs on
+	target int // index in r.Targets
 }
 
-// Hive records a registry hive read on the check's target, once per path
-// (several checks read the same hive).
+// Hive records a registry hive the check read (check.HiveReporter); the
+// same hive read by several checks is listed once, dirty if any saw it so.
 func (s *checkSink) Hive(h report.HiveState) {
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
-	if s.target < 0 || s.target >= len(s.c.r.Targets) {
-		return
-	}
 	t := &s.c.r.Targets[s.target]
-	for _, x := range t.Hives {
-		if x.Path == h.Path {
+	for i := range t.Hives {
+		if strings.EqualFold(t.Hives[i].Path, h.Path) {
+			if h.Recovery.State == report.RecoveryDirty {
+				t.Hives[i].Recovery = h.Recovery
+			}
 			return
 		}
 	}
 	t.Hives = append(t.Hives, h)
+	sort.Slice(t.Hives, func(a, b int) bool { return t.Hives[a].Path < t.Hives[b].Path })
 }
 
 func (s *checkSink) Finding(f report.Finding) {

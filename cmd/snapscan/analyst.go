@@ -37,7 +37,7 @@ from its own signature (not from the partition type), label and UUID, and
 whether snapscan can scan it, or why not.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			img, err := image.Open(args[0])
+			img, err := image.OpenWith(args[0], imageOptions(cmd))
 			if err != nil {
 				return cannotRead(err)
 			}
@@ -50,6 +50,7 @@ whether snapscan can scan it, or why not.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
+	addReplayFlag(cmd)
 	return cmd
 }
 
@@ -68,6 +69,9 @@ type volumeView struct {
 	Scannable  bool   `json:"scannable"`
 	Reason     string `json:"reason,omitempty"`
 	OS         string `json:"os,omitempty"`
+	// Recovery is the journal/log state as this view reads it (replayed, or
+	// dirty with --no-journal-replay).
+	Recovery *fsread.Recovery `json:"recovery,omitempty"`
 }
 
 type imageView struct {
@@ -99,6 +103,9 @@ func describeImage(img *image.Image) imageView {
 				vv.Scannable, vv.Reason = false, err.Error()
 			} else {
 				vv.OS = image.LooksLikeRoot(fsys)
+				if rc := fsread.RecoveryOf(fsys); rc.State != fsread.RecoveryNone && rc.State != "" {
+					vv.Recovery = &rc
+				}
 			}
 		}
 		iv.Volumes = append(iv.Volumes, vv)
@@ -126,6 +133,9 @@ func printImage(w io.Writer, img *image.Image) {
 		if !v.Scannable {
 			status = "not scanned: " + v.Reason
 		}
+		if v.Recovery != nil {
+			status += "; journal " + v.Recovery.String()
+		}
 		typ := v.TypeName
 		if typ == "" {
 			typ = v.Type
@@ -145,12 +155,12 @@ func printImage(w io.Writer, img *image.Image) {
 }
 
 // openAddress resolves IMAGE[@VOLUME]:/PATH to a filesystem and a path in it.
-func openAddress(arg string) (*image.Image, fsread.FS, string, error) {
+func openAddress(cmd *cobra.Command, arg string) (*image.Image, fsread.FS, string, error) {
 	imgPath, sel, p, err := image.SplitAddress(arg)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	img, err := image.Open(imgPath)
+	img, err := image.OpenWith(imgPath, imageOptions(cmd))
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -187,7 +197,7 @@ entry), mode, owner, size, modification time (UTC), ext4 anti-removal flags
 ` + addressHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			img, fsys, p, err := openAddress(args[0])
+			img, fsys, p, err := openAddress(cmd, args[0])
 			if err != nil {
 				return cannotRead(err)
 			}
@@ -265,11 +275,12 @@ entry), mode, owner, size, modification time (UTC), ext4 anti-removal flags
 	}
 	cmd.Flags().BoolVarP(&long, "long", "l", false, "long listing: inode, mode, uid, gid, size, mtime, flags")
 	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "list subdirectories recursively")
+	addReplayFlag(cmd)
 	return cmd
 }
 
 func newCatCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "cat IMAGE[@VOLUME]:/PATH",
 		Short: "Write a file from inside an image to standard output",
 		Long: `Write a file's content from inside an image to standard output, streaming (a
@@ -278,7 +289,7 @@ file of any size is copied through a small buffer). Sparse holes read as zeros.
 ` + addressHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			img, fsys, p, err := openAddress(args[0])
+			img, fsys, p, err := openAddress(cmd, args[0])
 			if err != nil {
 				return cannotRead(err)
 			}
@@ -294,6 +305,8 @@ file of any size is copied through a small buffer). Sparse holes read as zeros.
 			return nil
 		},
 	}
+	addReplayFlag(cmd)
+	return cmd
 }
 
 type statView struct {
@@ -333,7 +346,7 @@ a symbolic link.
 ` + addressHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			img, fsys, p, err := openAddress(args[0])
+			img, fsys, p, err := openAddress(cmd, args[0])
 			if err != nil {
 				return cannotRead(err)
 			}
@@ -379,6 +392,7 @@ a symbolic link.
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
+	addReplayFlag(cmd)
 	return cmd
 }
 
@@ -476,4 +490,16 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// addReplayFlag adds --no-journal-replay, for every command that opens an
+// image.
+func addReplayFlag(cmd *cobra.Command) {
+	cmd.Flags().Bool("no-journal-replay", false, "show the on-disk view: do not apply the writes pending in an ext4 journal, XFS log or hive transaction log (such a volume is then reported dirty and a scan is incomplete)")
+}
+
+// imageOptions are the image.Options the command's flags ask for.
+func imageOptions(cmd *cobra.Command) image.Options {
+	noReplay, _ := cmd.Flags().GetBool("no-journal-replay")
+	return image.Options{FS: fsread.OpenOptions{NoReplay: noReplay}}
 }

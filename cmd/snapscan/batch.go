@@ -16,6 +16,8 @@ import (
 
 	"github.com/snapscan/snapscan/batch"
 	"github.com/snapscan/snapscan/evidence"
+	"github.com/snapscan/snapscan/fsread/image"
+	"github.com/snapscan/snapscan/internal/safewrite"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/report/baseline"
 	"github.com/snapscan/snapscan/report/suppress"
@@ -68,7 +70,7 @@ func (c *ciFlags) prepare(cmd *cobra.Command) error {
 	if c.evidenceDir != "" {
 		max, err := parseSize(c.evidenceMax)
 		if err != nil {
-			return &exitError{exitUsage, fmt.Errorf("--evidence-max-size: %w", err)}
+			return &exitError{report.ExitUsage, fmt.Errorf("--evidence-max-size: %w", err)}
 		}
 		evidence.MaxCopySize = max
 	}
@@ -83,59 +85,73 @@ func (c *ciFlags) prepare(cmd *cobra.Command) error {
 			}
 		case !c.ignoreSet && errors.Is(err, fs.ErrNotExist):
 		default:
-			return &exitError{exitUsage, err}
+			return &exitError{report.ExitUsage, err}
 		}
 	}
 	if c.baseline != "" {
 		b, err := baseline.Load(c.baseline)
 		if err != nil {
-			return &exitError{exitUsage, err}
+			return &exitError{report.ExitUsage, err}
 		}
 		c.base = b
 	}
 	if c.parallel < 1 {
-		return &exitError{exitUsage, fmt.Errorf("--parallel %d: want 1 or more", c.parallel)}
+		return &exitError{report.ExitUsage, fmt.Errorf("--parallel %d: want 1 or more", c.parallel)}
 	}
 	return nil
 }
 
 // images builds the image list: the arguments plus --from-file, each
-// directory replaced by the files in it, then the --shard of it.
-func (c *ciFlags) images(cmd *cobra.Command, args []string) ([]string, error) {
+// directory replaced by the files in it, then the --shard of it. An empty
+// directory or an empty --from-file list is not "nothing to do": it comes
+// back as the report of something that was asked for and not scanned, so
+// that the run cannot pass as clean.
+func (c *ciFlags) images(cmd *cobra.Command, args []string) ([]string, []*report.Report, error) {
+	var empty []*report.Report
 	all := append([]string(nil), args...)
 	if c.fromFile != "" {
 		var rd io.Reader = cmd.InOrStdin()
 		if c.fromFile != "-" {
 			f, err := os.Open(c.fromFile)
 			if err != nil {
-				return nil, &exitError{exitUsage, fmt.Errorf("--from-file: %w", err)}
+				return nil, nil, &exitError{report.ExitUsage, fmt.Errorf("--from-file: %w", err)}
 			}
 			defer f.Close()
 			rd = f
 		}
 		list, err := batch.ReadList(rd)
 		if err != nil {
-			return nil, &exitError{exitUsage, fmt.Errorf("--from-file %s: %w", c.fromFile, err)}
+			return nil, nil, &exitError{report.ExitUsage, fmt.Errorf("--from-file %s: %w", c.fromFile, err)}
+		}
+		if len(list) == 0 {
+			empty = append(empty, batch.NotScanned(c.fromFile, "the --from-file list names no image"))
 		}
 		all = append(all, list...)
 	}
-	all, err := batch.ExpandDirs(all)
+	all, emptyDirs, err := batch.ExpandDirs(all)
 	if err != nil {
-		return nil, &exitError{exitUsage, err}
+		return nil, nil, &exitError{report.ExitUsage, err}
+	}
+	for _, d := range emptyDirs {
+		empty = append(empty, batch.NotScanned(d, "the directory holds no file to scan"))
 	}
 	if c.shard != "" {
 		i, n, err := batch.ParseShard(c.shard)
 		if err != nil {
-			return nil, &exitError{exitUsage, fmt.Errorf("--shard: %w", err)}
+			return nil, nil, &exitError{report.ExitUsage, fmt.Errorf("--shard: %w", err)}
+		}
+		// The empty inputs belong to shard 0: reported once, not N times.
+		if i != 0 {
+			empty = nil
 		}
 		all = batch.Shard(all, i, n)
-		if len(all) == 0 {
+		if len(all) == 0 && len(empty) == 0 && !quiet(cmd) {
 			// More shards than images: this shard has nothing to do, and
 			// its (empty) output merges as nothing.
 			fmt.Fprintf(cmd.ErrOrStderr(), "snapscan: shard %d/%d: no image in this shard\n", i, n)
 		}
 	}
-	return all, nil
+	return all, empty, nil
 }
 
 // scanAll scans images, --parallel at a time; one image that fails does
@@ -158,18 +174,18 @@ func (c *ciFlags) apply(r *report.Report) {
 }
 
 // finish captures evidence and writes the lists, after filtering.
-func (c *ciFlags) finish(cmd *cobra.Command, reports []*report.Report, failOn report.Severity) error {
+func (c *ciFlags) finish(cmd *cobra.Command, reports []*report.Report, failOn report.Severity, guard *safewrite.Guard, opts image.Options) error {
 	if c.evidenceDir != "" {
 		for _, r := range reports {
-			if err := c.capture(cmd, r); err != nil {
+			if err := c.capture(cmd, r, opts); err != nil {
 				return &exitError{report.ExitError, err}
 			}
 		}
 	}
-	return writeLists(reports, failOn, c.atRiskList, c.cleanList)
+	return writeLists(reports, failOn, c.atRiskList, c.cleanList, guard)
 }
 
-func (c *ciFlags) capture(cmd *cobra.Command, r *report.Report) error {
+func (c *ciFlags) capture(cmd *cobra.Command, r *report.Report, opts image.Options) error {
 	if len(r.Findings) == 0 {
 		return nil
 	}
@@ -182,7 +198,7 @@ func (c *ciFlags) capture(cmd *cobra.Command, r *report.Report) error {
 		}
 		open = o
 	} else {
-		o, closeImg, err := evidence.ImageOpener(r.Image)
+		o, closeImg, err := evidence.ImageOpenerWith(r.Image, opts)
 		if err != nil {
 			// The scan already says the image could not be opened.
 			fmt.Fprintf(cmd.ErrOrStderr(), "snapscan: evidence: %s: %v\n", r.Image, err)
@@ -201,17 +217,17 @@ func (c *ciFlags) capture(cmd *cobra.Command, r *report.Report) error {
 			failed++
 		}
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "snapscan: evidence: %d files of %s captured, manifest %s", len(m.Entries)-failed, r.Image, m.Path)
 	if failed > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), " (%d not captured or changed since the scan: see the manifest)", failed)
+		fmt.Fprintf(cmd.ErrOrStderr(), "snapscan: evidence: %d files of %s captured, manifest %s (%d not captured or changed since the scan: see the manifest)\n", len(m.Entries)-failed, r.Image, m.Path, failed)
+	} else if !quiet(cmd) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "snapscan: evidence: %d files of %s captured, manifest %s\n", len(m.Entries), r.Image, m.Path)
 	}
-	fmt.Fprintln(cmd.ErrOrStderr())
 	return nil
 }
 
 // writeLists writes --at-risk-list and --clean-list (always both files
 // when asked, empty or not, so that a CI step can read them).
-func writeLists(reports []*report.Report, failOn report.Severity, atRiskPath, cleanPath string) error {
+func writeLists(reports []*report.Report, failOn report.Severity, atRiskPath, cleanPath string, guard *safewrite.Guard) error {
 	if atRiskPath == "" && cleanPath == "" {
 		return nil
 	}
@@ -226,7 +242,7 @@ func writeLists(reports []*report.Report, failOn report.Severity, atRiskPath, cl
 		if l.path == "" {
 			continue
 		}
-		if err := writeOutputFile(l.path, l.data); err != nil {
+		if err := writeOutputFile(l.path, guard, l.data); err != nil {
 			return &exitError{report.ExitError, err}
 		}
 	}
@@ -234,12 +250,13 @@ func writeLists(reports []*report.Report, failOn report.Severity, atRiskPath, cl
 }
 
 type mergeFlags struct {
-	format     string
-	output     string
-	failOn     string
-	exitCode   int
-	atRiskList string
-	cleanList  string
+	allowUnreplayed bool
+	format          string
+	output          string
+	failOn          string
+	exitCode        int
+	atRiskList      string
+	cleanList       string
 }
 
 func newMergeCmd() *cobra.Command {
@@ -260,7 +277,7 @@ Examples:
   snapscan merge --at-risk-list at-risk.txt --exit-code 1 results/*.jsonl`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return &exitError{exitUsage, fmt.Errorf("merge needs at least one FILE.jsonl\nRun 'snapscan merge --help' for usage.")}
+				return &exitError{report.ExitUsage, fmt.Errorf("merge needs at least one FILE.jsonl\nRun 'snapscan merge --help' for usage.")}
 			}
 			return runMerge(cmd, &f, args)
 		},
@@ -272,51 +289,42 @@ Examples:
 	fl.IntVar(&f.exitCode, "exit-code", 0, "exit with this code when an image is at risk")
 	fl.StringVar(&f.atRiskList, "at-risk-list", "", "write the paths of at-risk images to this file")
 	fl.StringVar(&f.cleanList, "clean-list", "", "write the paths of clean images to this file")
+	fl.BoolVar(&f.allowUnreplayed, "allow-unreplayed-journal", false, "as for scan: a volume or hive with unapplied journal/log writes does not fail the exit code")
 	return cmd
 }
 
 func runMerge(cmd *cobra.Command, f *mergeFlags, files []string) error {
 	failOn, err := report.ParseSeverity(f.failOn)
 	if err != nil {
-		return &exitError{exitUsage, err}
+		return &exitError{report.ExitUsage, err}
 	}
 	format := strings.ToLower(f.format)
 	if format != "table" && format != "json" && format != "jsonl" {
-		return &exitError{exitUsage, fmt.Errorf("unknown format %q (valid formats for merge: table, json, jsonl)", f.format)}
+		return &exitError{report.ExitUsage, fmt.Errorf("unknown format %q (valid formats for merge: table, json, jsonl)", f.format)}
 	}
 	reports, err := batch.MergeFiles(files...)
 	if err != nil {
 		return cannotRead(err)
 	}
-	protect(files)
-	out := cmd.OutOrStdout()
-	var file *outputFile
-	if f.output != "" {
-		if file, err = createOutput(f.output); err != nil {
-			return &exitError{report.ExitError, err}
-		}
-		out = file
-	}
-	if err := writeMerged(out, reports, format, failOn); err != nil {
-		if file != nil {
-			file.abort()
-		}
+	guard := &safewrite.Guard{}
+	guard.Protect(files...)
+	if err := writeTo(f.output, cmd.OutOrStdout(), guard, func(w io.Writer) error {
+		return writeMerged(w, reports, format, failOn)
+	}); err != nil {
 		return &exitError{report.ExitError, err}
 	}
-	if file != nil {
-		if err := file.commit(); err != nil {
-			return &exitError{report.ExitError, err}
-		}
-	}
-	if err := writeLists(reports, failOn, f.atRiskList, f.cleanList); err != nil {
+	if err := writeLists(reports, failOn, f.atRiskList, f.cleanList, guard); err != nil {
 		return err
 	}
-	if f.exitCode != 0 {
-		for _, r := range reports {
-			if st, _ := report.Status(r, failOn); st == report.StatusAtRisk {
-				return &exitError{f.exitCode, errSilent}
-			}
-		}
+	// The same table as scan: findings (with --exit-code) first, then any
+	// image that was not fully scanned.
+	code := report.ExitClean
+	policy := report.Policy{FailOn: failOn, FindingsCode: f.exitCode, AllowUnreplayed: f.allowUnreplayed}
+	for _, r := range reports {
+		code = worseExit(code, report.ExitCode(r, policy), f.exitCode)
+	}
+	if code != report.ExitClean {
+		return &exitError{code, errSilent}
 	}
 	return nil
 }

@@ -34,7 +34,7 @@ func TestMerge(t *testing.T) {
 	if code != 5 {
 		t.Errorf("exit %d (%s), want 5: an image is at risk", code, errs)
 	}
-	for _, part := range []string{"3 images: 1 at risk, 1 clean, 1 not scanned", "missing.img: the image could not be opened"} {
+	for _, part := range []string{"3 images: 1 at risk, 1 clean, 0 incomplete, 1 not scanned", "missing.img: the image could not be opened"} {
 		if !strings.Contains(out, part) {
 			t.Errorf("summary lacks %q:\n%s", part, out)
 		}
@@ -48,7 +48,8 @@ func TestMerge(t *testing.T) {
 
 	// JSONL out, merged again: the same reports, one per line.
 	jl := filepath.Join(dir, "all.jsonl")
-	if _, errs, code := run(t, append([]string{"merge", "-f", "jsonl", "-o", jl}, files...)...); code != 0 {
+	// missing.img was not scanned: merge says 3, as scan did.
+	if _, errs, code := run(t, append([]string{"merge", "-f", "jsonl", "-o", jl}, files...)...); code != report.ExitIncomplete {
 		t.Fatalf("merge -f jsonl: exit %d %s", code, errs)
 	}
 	b, _ := os.ReadFile(jl)
@@ -69,7 +70,7 @@ func TestMerge(t *testing.T) {
 	}
 	again, _, code := run(t, "merge", "-f", "json", jl)
 	var arr []report.Report
-	if err := json.Unmarshal([]byte(again), &arr); err != nil || len(arr) != 3 || code != 0 {
+	if err := json.Unmarshal([]byte(again), &arr); err != nil || len(arr) != 3 || code != report.ExitIncomplete {
 		t.Errorf("merge -f json of the JSONL: %d reports, exit %d, %v", len(arr), code, err)
 	}
 
@@ -78,10 +79,10 @@ func TestMerge(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"merge"}, exitUsage, "at least one"},
-		{[]string{"merge", "-f", "sarif", jl}, exitUsage, "valid formats for merge"},
-		{[]string{"merge", "--fail-on", "severe", jl}, exitUsage, "unknown severity"},
-		{[]string{"merge", filepath.Join(dir, "nope.jsonl")}, exitCannotRead, "nope.jsonl"},
+		{[]string{"merge"}, report.ExitUsage, "at least one"},
+		{[]string{"merge", "-f", "sarif", jl}, report.ExitUsage, "valid formats for merge"},
+		{[]string{"merge", "--fail-on", "severe", jl}, report.ExitUsage, "unknown severity"},
+		{[]string{"merge", filepath.Join(dir, "nope.jsonl")}, report.ExitIncomplete, "nope.jsonl"},
 	} {
 		_, errs, code := run(t, tc.args...)
 		if code != tc.code || !strings.Contains(errs, tc.msg) {
@@ -116,7 +117,7 @@ func TestCIFlags(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := c.images(cmd, []string{dir})
+		got, _, err := c.images(cmd, []string{dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,11 +139,11 @@ func TestCIFlags(t *testing.T) {
 		code int // 0: no error
 		msg  string
 	}{
-		{[]string{"--ignorefile", bad}, exitUsage, "bad.yaml:4: expires"},
-		{[]string{"--ignorefile", filepath.Join(dir, "absent")}, exitUsage, "absent"},
+		{[]string{"--ignorefile", bad}, report.ExitUsage, "bad.yaml:4: expires"},
+		{[]string{"--ignorefile", filepath.Join(dir, "absent")}, report.ExitUsage, "absent"},
 		{nil, 0, ""}, // the default .snapscanignore may be absent
-		{[]string{"--baseline", list}, exitUsage, "record 1"},
-		{[]string{"--parallel", "0"}, exitUsage, "--parallel"},
+		{[]string{"--baseline", list}, report.ExitUsage, "record 1"},
+		{[]string{"--parallel", "0"}, report.ExitUsage, "--parallel"},
 	} {
 		cmd, c, err := newCmd(tc.args...)
 		if err != nil {
@@ -158,7 +159,7 @@ func TestCIFlags(t *testing.T) {
 		}
 	}
 	cmd, c, _ := newCmd("--shard", "2/2")
-	if _, err := c.images(cmd, []string{"a"}); err == nil || !strings.Contains(err.Error(), "--shard") {
+	if _, _, err := c.images(cmd, []string{"a"}); err == nil || !strings.Contains(err.Error(), "--shard") {
 		t.Errorf("bad shard: %v", err)
 	}
 }

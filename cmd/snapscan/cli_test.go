@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/snapscan/snapscan/internal/testimg"
+	"github.com/snapscan/snapscan/report"
 )
 
 // run executes the CLI in process and returns stdout, stderr and the exit
@@ -31,7 +32,7 @@ func run(t *testing.T, args ...string) (string, string, int) {
 	root.SetErr(&errb)
 	root.SetArgs(args)
 	err := root.Execute()
-	code := exitOK
+	code := report.ExitClean
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
@@ -40,11 +41,25 @@ func run(t *testing.T, args ...string) (string, string, int) {
 				errb.WriteString(ee.err.Error())
 			}
 		} else {
-			code = exitUsage
+			code = report.ExitUsage
 			errb.WriteString(err.Error())
 		}
 	}
 	return out.String(), errb.String(), code
+}
+
+// oneJSON is the only report of a `scan -f json` document, which is always
+// an array of reports (one shape whatever the number of images).
+func oneJSON(t *testing.T, doc string) []byte {
+	t.Helper()
+	var arr []json.RawMessage
+	if err := json.Unmarshal([]byte(doc), &arr); err != nil {
+		t.Fatalf("scan -f json: not a JSON array: %v\n%.300s", err, doc)
+	}
+	if len(arr) != 1 {
+		t.Fatalf("scan -f json: %d reports, want 1", len(arr))
+	}
+	return arr[0]
 }
 
 func img(t *testing.T, name string) string {
@@ -238,17 +253,17 @@ func TestExitCodesAndErrors(t *testing.T) {
 		code    int
 		errPart string
 	}{
-		{"no args", []string{"scan"}, exitUsage, "needs an IMAGE"},
-		{"bad flag", []string{"scan", "--nope", infected}, exitUsage, "unknown flag"},
-		{"bad severity", []string{"scan", "--fail-on", "urgent", infected}, exitUsage, "unknown severity"},
-		{"missing image", []string{"inspect", filepath.Join(dir, "none.img")}, exitCannotRead, "no such file"},
-		{"fifo is refused, not waited on", []string{"inspect", fifo}, exitCannotRead, "named pipe"},
-		{"missing path", []string{"cat", infected + ":/etc/nothing"}, exitCannotRead, "etc/nothing"},
-		{"bad volume", []string{"ls", infected + "@9:/"}, exitCannotRead, "no volume 9"},
-		{"directory", []string{"cat", infected + ":/etc"}, exitCannotRead, "is a directory"},
-		{"truncated: home volume gone", []string{"ls", trunc + "@2:/"}, exitCannotRead, "truncated"},
-		{"zeroed superblocks", []string{"ls", zeroed + ":/"}, exitCannotRead, "no readable volume"},
-		{"garbage", []string{"ls", garbage + ":/"}, exitCannotRead, "no readable volume"},
+		{"no args", []string{"scan"}, report.ExitUsage, "needs an IMAGE"},
+		{"bad flag", []string{"scan", "--nope", infected}, report.ExitUsage, "unknown flag"},
+		{"bad severity", []string{"scan", "--fail-on", "urgent", infected}, report.ExitUsage, "unknown severity"},
+		{"missing image", []string{"inspect", filepath.Join(dir, "none.img")}, report.ExitIncomplete, "no such file"},
+		{"fifo is refused, not waited on", []string{"inspect", fifo}, report.ExitIncomplete, "named pipe"},
+		{"missing path", []string{"cat", infected + ":/etc/nothing"}, report.ExitIncomplete, "etc/nothing"},
+		{"bad volume", []string{"ls", infected + "@9:/"}, report.ExitIncomplete, "no volume 9"},
+		{"directory", []string{"cat", infected + ":/etc"}, report.ExitIncomplete, "is a directory"},
+		{"truncated: home volume gone", []string{"ls", trunc + "@2:/"}, report.ExitIncomplete, "truncated"},
+		{"zeroed superblocks", []string{"ls", zeroed + ":/"}, report.ExitIncomplete, "no readable volume"},
+		{"garbage", []string{"ls", garbage + ":/"}, report.ExitIncomplete, "no readable volume"},
 		{"scan: nothing readable", []string{"scan", "--no-sweep", garbage}, 3, ""},
 		{"scan: findings, no gate", []string{"scan", "--no-sweep", infected}, 0, ""},
 		{"scan: findings gate", []string{"scan", "--no-sweep", "--exit-code", "5", infected}, 5, ""},
@@ -286,7 +301,7 @@ func TestScanFormats(t *testing.T) {
 		} `json:"findings"`
 		Inventory []json.RawMessage `json:"inventory"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+	if err := json.Unmarshal(oneJSON(t, stdout), &r); err != nil {
 		t.Fatal(err)
 	}
 	if len(r.Findings) == 0 || len(r.Inventory) == 0 {
@@ -396,7 +411,7 @@ func TestScanSweepFindsMinersNotMentions(t *testing.T) {
 			FilesSwept int64 `json:"files_swept"`
 		} `json:"stats"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+	if err := json.Unmarshal(oneJSON(t, stdout), &r); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]struct {
@@ -473,7 +488,7 @@ func TestOutputsNeverOverwriteInputs(t *testing.T) {
 	}
 	var r map[string]any
 	b, _ := os.ReadFile(out)
-	if err := json.Unmarshal(b, &r); err != nil {
+	if err := json.Unmarshal(oneJSON(t, string(b)), &r); err != nil {
 		t.Fatalf("report not valid JSON: %v", err)
 	}
 }
@@ -525,7 +540,7 @@ func TestSweepSkipsNTFSMetadata(t *testing.T) {
 		} `json:"findings"`
 		Skipped []struct{ Path, Reason string } `json:"skipped"`
 	}
-	json.Unmarshal([]byte(stdout), &r)
+	json.Unmarshal(oneJSON(t, stdout), &r)
 	for _, f := range r.Findings {
 		if strings.HasPrefix(f.Evidence.Path, "/$") {
 			t.Errorf("finding on NTFS metadata %s", f.Evidence.Path)
@@ -552,7 +567,7 @@ func TestSSHKeysAlwaysListed(t *testing.T) {
 		var r struct {
 			Inventory []struct{ Kind string } `json:"inventory"`
 		}
-		json.Unmarshal([]byte(stdout), &r)
+		json.Unmarshal(oneJSON(t, stdout), &r)
 		k := map[string]int{}
 		for _, i := range r.Inventory {
 			k[i.Kind]++

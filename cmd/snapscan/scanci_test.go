@@ -43,7 +43,7 @@ func TestScanBatchFlags(t *testing.T) {
 		t.Errorf("lists: at risk %q, clean %q", risk, clean2)
 	}
 	out, _, _ := run(t, append([]string{"merge"}, shards...)...)
-	if !strings.Contains(out, "3 images: 1 at risk, 1 clean, 1 not scanned") {
+	if !strings.Contains(out, "3 images: 1 at risk, 1 clean, 0 incomplete, 1 not scanned") {
 		t.Errorf("merge summary:\n%s", out)
 	}
 
@@ -54,13 +54,13 @@ func TestScanBatchFlags(t *testing.T) {
 	}
 	var full report.Report
 	b, _ := os.ReadFile(base)
-	json.Unmarshal(b, &full)
+	json.Unmarshal(oneJSON(t, string(b)), &full)
 	ignore := filepath.Join(dir, "ignore.yaml")
 	os.WriteFile(ignore, []byte("suppressions:\n  - id: "+full.Findings[0].ID+"\n    reason: accepted\n    expires: 2999-01-01\n"+
 		"  - id: "+full.Findings[1].ID+"\n    reason: old\n    expires: 2001-01-01\n"), 0o600)
 	stdout, errs, _ := run(t, "scan", "--no-sweep", "-f", "json", "--ignorefile", ignore, "--show-suppressed", infected)
 	var r report.Report
-	json.Unmarshal([]byte(stdout), &r)
+	json.Unmarshal(oneJSON(t, stdout), &r)
 	if len(r.Findings) != len(full.Findings)-1 || r.Stats.FindingsSuppressed != 1 || len(r.Suppressed) != 1 || r.Suppressed[0].Finding.ID != full.Findings[0].ID {
 		t.Errorf("suppressed %d (%d listed), %d findings of %d", r.Stats.FindingsSuppressed, len(r.Suppressed), len(r.Findings), len(full.Findings))
 	}
@@ -69,7 +69,7 @@ func TestScanBatchFlags(t *testing.T) {
 	}
 	stdout, _, _ = run(t, "scan", "--no-sweep", "-f", "json", "--baseline", base, infected)
 	r = report.Report{}
-	json.Unmarshal([]byte(stdout), &r)
+	json.Unmarshal(oneJSON(t, stdout), &r)
 	if len(r.Findings) != 0 || r.Stats.FindingsInBaseline != len(full.Findings) {
 		t.Errorf("baseline: %d new, %d known of %d", len(r.Findings), r.Stats.FindingsInBaseline, len(full.Findings))
 	}
@@ -87,7 +87,7 @@ func TestScanBatchFlags(t *testing.T) {
 
 	// Bad suppression file: usage error naming file and line.
 	os.WriteFile(ignore, []byte("suppressions:\n  - rule: x\n"), 0o600)
-	if _, errs, code := run(t, "scan", "--no-sweep", "--ignorefile", ignore, infected); code != exitUsage || !strings.Contains(errs, "ignore.yaml:2:") {
+	if _, errs, code := run(t, "scan", "--no-sweep", "--ignorefile", ignore, infected); code != report.ExitUsage || !strings.Contains(errs, "ignore.yaml:2:") {
 		t.Errorf("bad ignore file: exit %d %q", code, errs)
 	}
 }

@@ -188,7 +188,7 @@ func newRulesCmd() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), d)
 			}
 			if yarascan.Errors(diags) {
-				return &exitError{exitUsage, errSilent}
+				return &exitError{report.ExitUsage, errSilent}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ok: %s compile (with the LOKI/THOR externals defined)\n", strings.Join(args, ", "))
 			return nil
@@ -204,7 +204,7 @@ func newRulesCmd() *cobra.Command {
 			infos, diags, err := yarascan.List(yarascan.Options{Paths: listPaths, NoEmbedded: noEmbedded})
 			printDiagnostics(cmd, diags)
 			if err != nil {
-				return &exitError{exitUsage, err}
+				return &exitError{report.ExitUsage, err}
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), infos)

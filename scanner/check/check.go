@@ -35,20 +35,6 @@ type Sink interface {
 	Error(path string, err error)
 }
 
-// HiveSink is implemented by a Sink that keeps, for the report's target, the
-// registry hives the checks read and whether their transaction logs were
-// applied. It is optional so that a Sink for one check's tests need not care.
-type HiveSink interface {
-	Hive(report.HiveState)
-}
-
-// ReportHive tells out about a hive read, when out keeps them.
-func ReportHive(out Sink, h report.HiveState) {
-	if hs, ok := out.(HiveSink); ok {
-		hs.Hive(h)
-	}
-}
-
 // Check is one persistence place or family of markers. Adding a check is one
 // file and one line in its OS's registry.
 type Check interface {
