@@ -16,7 +16,7 @@ var ExitCodes = []struct {
 	{ExitClean, "ExitClean", "scanned, and nothing at or above the gate (--fail-on with --exit-code)"},
 	{ExitFindings, "ExitFindings", "findings at or above the gate (the value of --exit-code; 1 is conventional)"},
 	{ExitUsage, "ExitUsage", "usage error: bad flags or arguments; nothing was scanned"},
-	{ExitIncomplete, "ExitIncomplete", "something asked for was not (fully) scanned: an unreadable image or volume, an empty directory or list, an interrupted or timed-out scan, a truncated filesystem, a volume or hive with unapplied journal/log writes"},
+	{ExitIncomplete, "ExitIncomplete", "something asked for was not (fully) scanned: an unreadable image or volume, an empty directory or list, an interrupted or timed-out scan, a truncated filesystem, a volume or hive with unapplied journal/log writes, files or directories that could not be read"},
 	{ExitError, "ExitError", "the scan ran but an output (report, list, evidence) could not be written"},
 }
 
@@ -71,6 +71,10 @@ type Policy struct {
 	// whose pending journal/log writes were not applied pass the gate. The
 	// verdict still says incomplete: the newest writes may be missing.
 	AllowUnreplayed bool
+	// AllowUnread (--allow-unreadable-files) lets files and directories
+	// that could not be read or parsed pass the gate; the verdict still
+	// says incomplete and the report lists each one.
+	AllowUnread bool
 }
 
 // DefaultPolicy is the policy without flags: report, never fail on
@@ -87,7 +91,7 @@ func ExitCode(r *Report, p Policy) int {
 		return p.FindingsCode
 	}
 	for _, g := range Gaps(r) {
-		if g.Kind == GapUnreplayed && p.AllowUnreplayed {
+		if g.Kind == GapUnreplayed && p.AllowUnreplayed || g.Kind == GapUnread && p.AllowUnread {
 			continue
 		}
 		if p.IncompleteCode != 0 {
@@ -118,6 +122,7 @@ const (
 	GapNoRoot      = "no-root"     // no OS root among what was read, while volumes were not read
 	GapInterrupted = "interrupted" // the scan was cancelled (signal, --timeout)
 	GapUnreplayed  = "unreplayed"  // journal/log writes pending and not applied
+	GapUnread      = "unread"      // files or directories that could not be read or parsed
 )
 
 // Gap is one reason a report is incomplete: something the user asked for
@@ -130,8 +135,8 @@ type Gap struct {
 }
 
 // Gaps lists every reason r is incomplete, in a stable order. Errors on
-// single files are not gaps: they are listed in the report and make the
-// verdict "incomplete: N errors" and the batch status "incomplete".
+// single files are one gap (GapUnread) counting them; each is listed in the
+// report. A dirty hive's own error is counted as unreplayed, not twice.
 func Gaps(r *Report) []Gap {
 	var gaps []Gap
 	add := func(kind, vol, why string) { gaps = append(gaps, Gap{kind, vol, why}) }
@@ -179,6 +184,9 @@ func Gaps(r *Report) []Gap {
 			}
 		}
 	}
+	if n := unreadCount(r); n > 0 {
+		add(GapUnread, "", fmt.Sprintf("%d files or directories could not be read or parsed (listed under errors): what they hold was not judged", n))
+	}
 	switch {
 	case len(r.Volumes) == 0 && len(r.Targets) == 0 && !hasKind(gaps, GapOpen) && !r.Interrupted:
 		add(GapNothing, "", "no volume or filesystem was found")
@@ -194,6 +202,33 @@ func Gaps(r *Report) []Gap {
 		add(GapNoRoot, "", fmt.Sprintf("no operating-system root among the volumes read; not scanned: %s", strings.Join(missed, ", ")))
 	}
 	return gaps
+}
+
+// unreadCount counts the errors on single files and directories: those
+// of the checks and of the sweep, and a failed --hash-image.
+func unreadCount(r *Report) int {
+	dirtyHive := map[string]bool{}
+	for _, t := range r.Targets {
+		for _, h := range t.Hives {
+			if h.Recovery.State == RecoveryDirty {
+				dirtyHive[t.Volume+"\x00"+strings.ToLower(h.Path)] = true
+			}
+		}
+	}
+	n := 0
+	for _, e := range r.Errors {
+		switch {
+		case e.Stage == "sweep" || e.Stage == "hash-image":
+		case strings.HasPrefix(e.Stage, "check:"):
+			if dirtyHive[e.Volume+"\x00"+strings.ToLower(e.Path)] {
+				continue
+			}
+		default:
+			continue
+		}
+		n++
+	}
+	return n
 }
 
 func hasKind(gaps []Gap, kind string) bool {
@@ -243,6 +278,18 @@ func Incomplete(r *Report) (bool, string) {
 	return false, ""
 }
 
+// incompleteBeyondFiles is Incomplete without the unread-files gap: for
+// SARIF, where each unread file is its own notification and a per-file
+// error is not a failed execution.
+func incompleteBeyondFiles(r *Report) (bool, string) {
+	for _, g := range Gaps(r) {
+		if g.Kind != GapUnread {
+			return true, g.Reason
+		}
+	}
+	return false, ""
+}
+
 // NothingScanned reports whether nothing at all was scanned (the image
 // could not be opened, or no volume was read): the batch calls such an
 // image "not scanned" rather than "incomplete".
@@ -265,6 +312,9 @@ func NothingScanned(r *Report) bool {
 func Verdict(r *Report) string {
 	var parts []string
 	for _, g := range Gaps(r) {
+		if g.Kind == GapUnread {
+			continue // said below as "incomplete: N errors", with the other errors
+		}
 		if g.Kind == GapOpen || g.Kind == GapNothing {
 			parts = append(parts, "could not scan: "+g.Reason)
 		} else {

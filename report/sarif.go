@@ -350,7 +350,7 @@ func uriPath(p string) string {
 }
 
 func sarifInvocationFor(r *Report) sarifInvocation {
-	incomplete, why := Incomplete(r)
+	incomplete, why := incompleteBeyondFiles(r)
 	inv := sarifInvocation{ExecutionSuccessful: !incomplete, ToolExecutionNotifications: []sarifNotification{}}
 	if !r.Started.IsZero() {
 		inv.StartTimeUTC = r.Started.UTC().Format(time.RFC3339Nano)

@@ -251,6 +251,7 @@ func writeLists(reports []*report.Report, failOn report.Severity, atRiskPath, cl
 
 type mergeFlags struct {
 	allowUnreplayed bool
+	allowUnread     bool
 	format          string
 	output          string
 	failOn          string
@@ -290,6 +291,7 @@ Examples:
 	fl.StringVar(&f.atRiskList, "at-risk-list", "", "write the paths of at-risk images to this file")
 	fl.StringVar(&f.cleanList, "clean-list", "", "write the paths of clean images to this file")
 	fl.BoolVar(&f.allowUnreplayed, "allow-unreplayed-journal", false, "as for scan: a volume or hive with unapplied journal/log writes does not fail the exit code")
+	fl.BoolVar(&f.allowUnread, "allow-unreadable-files", false, "as for scan: files that could not be read do not fail the exit code")
 	return cmd
 }
 
@@ -319,7 +321,7 @@ func runMerge(cmd *cobra.Command, f *mergeFlags, files []string) error {
 	// The same table as scan: findings (with --exit-code) first, then any
 	// image that was not fully scanned.
 	code := report.ExitClean
-	policy := report.Policy{FailOn: failOn, FindingsCode: f.exitCode, AllowUnreplayed: f.allowUnreplayed}
+	policy := report.Policy{FailOn: failOn, FindingsCode: f.exitCode, AllowUnreplayed: f.allowUnreplayed, AllowUnread: f.allowUnread}
 	for _, r := range reports {
 		code = worseExit(code, report.ExitCode(r, policy), f.exitCode)
 	}

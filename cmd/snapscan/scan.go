@@ -38,6 +38,7 @@ type scanFlags struct {
 	timeout         time.Duration
 	noReplay        bool
 	allowUnreplayed bool
+	allowUnread     bool
 	sweepFlags      sweepFlags
 	ci              ciFlags
 }
@@ -112,6 +113,7 @@ Examples:
 	fl.DurationVar(&f.timeout, "timeout", 0, "stop the whole scan after this long (e.g. 30m): the partial report is written, marked interrupted, exit code 3; 0 = no limit")
 	fl.BoolVar(&f.noReplay, "no-journal-replay", false, "read each volume as it is on disk: do not apply writes pending in the ext4 journal, XFS log or hive logs (such a volume is reported dirty and the scan incomplete)")
 	fl.BoolVar(&f.allowUnreplayed, "allow-unreplayed-journal", false, "accept the risk that a volume or hive with unapplied journal/log writes hides the newest changes: it no longer fails the exit code (the verdict still says incomplete)")
+	fl.BoolVar(&f.allowUnread, "allow-unreadable-files", false, "accept the risk that files or directories that could not be read or parsed hide a finding: they no longer fail the exit code (the verdict still says incomplete and the report lists them)")
 	addSweepFlags(fl, &f.sweepFlags)
 	addCIFlags(fl, &f.ci)
 	return cmd
@@ -206,7 +208,7 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 
 	code := report.ExitClean
 	policy := report.DefaultPolicy()
-	policy.FailOn, policy.FindingsCode, policy.AllowUnreplayed = failOn, f.exitCode, f.allowUnreplayed
+	policy.FailOn, policy.FindingsCode, policy.AllowUnreplayed, policy.AllowUnread = failOn, f.exitCode, f.allowUnreplayed, f.allowUnread
 	for _, r := range reports {
 		report.Finalize(r)
 		f.ci.apply(r)
@@ -319,12 +321,15 @@ func printVerdictChanges(cmd *cobra.Command, r *report.Report, p report.Policy, 
 		if g.Kind == report.GapOpen || g.Kind == report.GapNothing {
 			line = fmt.Sprintf("snapscan: %s: not scanned: %s", name, report.Printable(g.Reason))
 		}
-		if g.Kind == report.GapUnreplayed {
-			if p.AllowUnreplayed {
-				line += " (accepted by --allow-unreplayed-journal)"
-			} else {
-				line += " (fails the exit code; --allow-unreplayed-journal accepts the risk)"
-			}
+		switch {
+		case g.Kind == report.GapUnreplayed && p.AllowUnreplayed:
+			line += " (accepted by --allow-unreplayed-journal)"
+		case g.Kind == report.GapUnreplayed:
+			line += " (fails the exit code; --allow-unreplayed-journal accepts the risk)"
+		case g.Kind == report.GapUnread && p.AllowUnread:
+			line += " (accepted by --allow-unreadable-files)"
+		case g.Kind == report.GapUnread:
+			line += " (fails the exit code; --allow-unreadable-files accepts the risk)"
 		}
 		fmt.Fprintln(w, line)
 	}
