@@ -46,7 +46,12 @@ func (c RenamedTools) Run(ctx context.Context, t *check.Target, out check.Sink) 
 				continue
 			}
 			present[tool] = true
-			if f := r.read(fp); f != nil && isELF(f.Data) && !seenSHA[f.Evidence.SHA256] {
+			f := r.read(fp)
+			if f == nil {
+				continue
+			}
+			r.inventory("download-tool", fp, 0, fp+" "+f.Evidence.SHA256, map[string]string{"tool": tool, "sha256": f.Evidence.SHA256})
+			if isELF(f.Data) && !seenSHA[f.Evidence.SHA256] {
 				seenSHA[f.Evidence.SHA256] = true
 				bySize[int64(len(f.Data))] = append(bySize[int64(len(f.Data))], orig{fp, f.Evidence.SHA256})
 			}

@@ -114,7 +114,7 @@ func envAssignments(v string) []string {
 func (r *run) judgePreload(ev report.Evidence, where, val string, libDirs map[string]bool) {
 	for _, lib := range strings.FieldsFunc(val, func(c rune) bool { return c == ' ' || c == ':' }) {
 		desc := fmt.Sprintf("%s sets LD_PRELOAD=%s: the library is loaded into the service before any other.", where, val)
-		if libDirs[path.Dir(lib)] {
+		if libDirs[path.Dir(lib)] && !hiddenPath(lib) {
 			r.emit("unitenv.preload-lib", ev, desc, "value", lib)
 		} else {
 			r.emit("unitenv.preload", ev, desc, "value", lib)
