@@ -38,6 +38,8 @@ type privdata struct {
 	agents []cloudAgent
 	histRe []*regexp.Regexp
 	marks  []sysctlMark
+	// allEquiv is sudo;all-equivalent as a set: ParseSudoers asks per command.
+	allEquiv map[string]bool
 }
 
 type sysctlMark struct {
@@ -85,6 +87,7 @@ var loadPriv = sync.OnceValues(func() (*privdata, error) {
 			p.marks = append(p.marks, sysctlMark{key, re})
 		}
 	}
+	p.allEquiv = p.set("sudo", "all-equivalent")
 	if ents, err = signatures.List("linux/cloud-agents.txt"); err != nil {
 		return nil, err
 	}

@@ -169,7 +169,7 @@ func allEquivalent(cmd string) bool {
 		return false
 	}
 	// "/bin/bash" with any arguments is still a root shell; "ALL" alone.
-	return priv().set("sudo", "all-equivalent")[f[0]] && (f[0] != "ALL" || len(f) == 1)
+	return priv().allEquiv[f[0]] && (f[0] != "ALL" || len(f) == 1)
 }
 
 // Sudo judges who may become root: sudoers grants and privileged groups.
