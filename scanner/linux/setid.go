@@ -228,13 +228,17 @@ func (h *FileHook) File(f hook.File) {
 
 // hookSink collects what Done reports.
 type hookSink struct {
+	volume   string
 	findings []report.Finding
 	inv      []report.InventoryItem
+	errs     []report.ScanError
 }
 
 func (s *hookSink) Finding(f report.Finding)         { s.findings = append(s.findings, f) }
 func (s *hookSink) Inventory(i report.InventoryItem) { s.inv = append(s.inv, i) }
-func (s *hookSink) Error(string, error)              {}
+func (s *hookSink) Error(p string, err error) {
+	s.errs = append(s.errs, report.ScanError{Volume: s.volume, Path: p, Stage: "sweep", Error: err.Error()})
+}
 
 // volPath is the in-volume path of an OS path, "" when another volume
 // holds it.
@@ -249,10 +253,10 @@ func (h *FileHook) volPath(osPath string) string {
 	return ""
 }
 
-func (h *FileHook) Done() ([]report.Finding, []report.InventoryItem) {
+func (h *FileHook) Done() ([]report.Finding, []report.InventoryItem, []report.ScanError) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := &hookSink{}
+	s := &hookSink{volume: h.volume}
 	t := &check.Target{FS: h.fsys, Volume: h.volume, OS: "linux"}
 	r := newRun(SetID{}.Name(), t, s)
 	p := priv()
@@ -302,5 +306,5 @@ func (h *FileHook) Done() ([]report.Finding, []report.InventoryItem) {
 		}
 		km.strayModule(f.Path, f.Meta, hiddenPath(f.OSPath))
 	}
-	return s.findings, s.inv
+	return s.findings, s.inv, s.errs
 }

@@ -164,8 +164,11 @@ func (c SSHD) Run(ctx context.Context, t *check.Target, out check.Sink) error {
 			} else if po, ok := first["\x00passwordauthentication"]; ok {
 				pw = strings.ToLower(po.Value)
 			}
-			desc := fmt.Sprintf("PermitRootLogin %s%s; PasswordAuthentication %s.", o.Value, where(o), pw)
-			if strings.HasPrefix(pw, "yes") {
+			// Stock RHEL 8 ships PermitRootLogin yes; what makes it an open
+			// door is a root password that can be guessed.
+			rootPW := r.rootPassword()
+			desc := fmt.Sprintf("PermitRootLogin %s%s; PasswordAuthentication %s; root's password is %s.", o.Value, where(o), pw, rootPW)
+			if strings.HasPrefix(pw, "yes") && rootPW == "set" {
 				r.emit("sshd.root-password", ev(o), desc, "root", o.Value, "pw", pw)
 			} else {
 				r.emit("sshd.root-login", ev(o), desc, "root", o.Value)
@@ -215,4 +218,20 @@ func (c SSHD) Run(ctx context.Context, t *check.Target, out check.Sink) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// rootPassword is the state of root's hash in /etc/shadow ("set",
+// "locked", "empty", or "unknown" without a shadow file).
+func (r *run) rootPassword() string {
+	f := r.read(firstLoc("accounts", "shadow"))
+	if f == nil {
+		return "unknown"
+	}
+	ents, _ := ParseShadow(f.Data)
+	for _, e := range ents {
+		if e.Name == "root" {
+			return passwordState(e.Hash)
+		}
+	}
+	return "unknown"
 }

@@ -28,10 +28,11 @@ func (r *recorder) File(f hook.File) {
 	r.heads[f.Path] = string(f.Head) // Head is only valid during the call
 }
 
-func (r *recorder) Done() ([]report.Finding, []report.InventoryItem) {
+func (r *recorder) Done() ([]report.Finding, []report.InventoryItem, []report.ScanError) {
 	r.done++
 	return []report.Finding{{Rule: "hook.test", Evidence: report.Evidence{Path: "/zz"}}},
-		[]report.InventoryItem{{Kind: "hook-test", Path: "/a"}}
+		[]report.InventoryItem{{Kind: "hook-test", Path: "/a"}},
+		[]report.ScanError{{Path: "/hook-error", Stage: "sweep", Error: "test"}}
 }
 
 // Every regular file reaches the hook once, with the hash of its one read,
@@ -63,6 +64,9 @@ func TestSweepFileHook(t *testing.T) {
 	}
 	if f := rec.files["big"]; f.SHA256 != "" || f.Meta.Size != 300 || rec.heads["big"] != "" {
 		t.Errorf("file over the cap: %+v head %q", f, rec.heads["big"])
+	}
+	if len(res.Errors) != 1 || res.Errors[0].Path != "/hook-error" {
+		t.Errorf("errors %+v", res.Errors)
 	}
 	if len(res.Inventory) != 1 || res.Inventory[0].Kind != "hook-test" {
 		t.Errorf("inventory %+v", res.Inventory)

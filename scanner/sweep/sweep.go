@@ -278,9 +278,10 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 	}
 
 	for _, h := range opts.Hooks {
-		fs, inv := h.Done()
+		fs, inv, errs := h.Done()
 		res.Findings = append(res.Findings, fs...)
 		res.Inventory = append(res.Inventory, inv...)
+		res.Errors = append(res.Errors, errs...)
 	}
 	sort.Slice(res.Findings, func(i, j int) bool { return res.Findings[i].Evidence.Path < res.Findings[j].Evidence.Path })
 	sort.Slice(res.Skipped, func(i, j int) bool { return res.Skipped[i].Path < res.Skipped[j].Path })

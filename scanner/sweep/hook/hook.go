@@ -25,8 +25,9 @@ type File struct {
 // Hook watches the sweep's one walk, so that per-file facts (mode bits,
 // hashes) need no second walk. File is called once for every regular file,
 // from several workers at once, and must be cheap; Done is called once after
-// the last File, and what it returns joins the sweep's result.
+// the last File, and what it returns joins the sweep's result (errors are
+// files the hook could not read, which make the volume's verdict incomplete).
 type Hook interface {
 	File(f File)
-	Done() ([]report.Finding, []report.InventoryItem)
+	Done() ([]report.Finding, []report.InventoryItem, []report.ScanError)
 }
