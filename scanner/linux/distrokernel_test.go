@@ -106,6 +106,21 @@ func TestDistroKernelModules(t *testing.T) {
 	for _, f := range s.findings {
 		t.Errorf("distribution kernel: %s %s %s", f.Evidence.Path, f.Rule, f.Severity)
 	}
+	// Without modules.dep the modules on disk are the index.
+	os.Remove(filepath.Join(mod, "modules.dep"))
+	os.Remove(filepath.Join(mod, "kernel"))
+	// Hard links where the cache and the temp dir share a filesystem.
+	if err := exec.Command("cp", "-al", filepath.Join(vers[0], "kernel"), mod).Run(); err != nil {
+		os.RemoveAll(filepath.Join(mod, "kernel"))
+		if out, err := exec.Command("cp", "-a", filepath.Join(vers[0], "kernel"), mod).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v %s", err, out)
+		}
+	}
+	os.WriteFile(filepath.Join(root, "etc/modules-load.d/rk.conf"), []byte("diamorphine\n"), 0o644)
+	s = runCheck(t, KernelModules{}, fsys)
+	if len(s.findings) != 1 || s.findings[0].Rule != "kmod.load-missing" || s.findings[0].Evidence.Path != "/etc/modules-load.d/rk.conf" {
+		t.Errorf("without modules.dep: %s", s.dump())
+	}
 	kfs, err := dirfs.New(dir)
 	if err != nil {
 		t.Fatal(err)

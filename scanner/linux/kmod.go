@@ -199,12 +199,13 @@ func (r *run) moduleTrees() (names map[string]bool, haveIndex bool) {
 				continue
 			}
 			vdir := path.Join(root, ver.Name())
+			indexed := false
 			for _, idx := range []string{"modules.dep", "modules.builtin"} {
 				f := r.read(path.Join(vdir, idx))
 				if f == nil {
 					continue
 				}
-				haveIndex = true
+				indexed = true
 				for _, l := range lines(f.Data) {
 					mf, _, _ := strings.Cut(l.Text, ":")
 					if mf = strings.TrimSpace(mf); isModuleName(path.Base(mf)) {
@@ -212,6 +213,19 @@ func (r *run) moduleTrees() (names map[string]bool, haveIndex bool) {
 					}
 				}
 			}
+			if !indexed {
+				// No depmod output (an unpacked package, a trimmed image):
+				// the modules on disk are the index.
+				for s := range std {
+					r.walkFiles(path.Join(vdir, s), func(fp string, _ *fsread.Meta) {
+						if isModuleName(path.Base(fp)) {
+							names[moduleName(fp)] = true
+							indexed = true
+						}
+					})
+				}
+			}
+			haveIndex = haveIndex || indexed
 			for _, e := range r.readDirQuiet(vdir) {
 				if std[e.Name()] {
 					continue

@@ -89,6 +89,12 @@ func TestKernelModulesCheck(t *testing.T) {
 		}, notAt: []string{"/etc/modules", "/etc/modules-load.d/msr.conf", "/etc/modprobe.d/blacklist.conf", "/opt/docs/tutor.ko",
 			"/" + v + "updates/dkms/vboxdrv.ko", "/var/lib/dkms/vboxdrv/7.0/6.1.0-13-amd64/x86_64/module/vboxdrv.ko"}}},
 		{checkCase: checkCase{name: "distro modules", check: "kmod", files: stock, notAt: []string{"/etc/modules"}}, quiet: true},
+		{checkCase: checkCase{name: "no modules.dep: the modules on disk are the index", check: "kmod", files: map[string]string{
+			v + "kernel/arch/x86/kernel/msr.ko.xz": "\xfd7zXZ\x00rest",
+			"etc/modules-load.d/msr.conf":         "msr\n",
+			"etc/modules-load.d/rk.conf":          "rk\n",
+		}, want: []want{{path: "/etc/modules-load.d/rk.conf", rule: "kmod.load-missing", line: 1, sev: report.High}},
+			notAt: []string{"/etc/modules-load.d/msr.conf"}}},
 		{checkCase: checkCase{name: "no kernel on the image", check: "kmod", files: map[string]string{"etc/modules-load.d/msr.conf": "msr\n"}, want: []want{
 			{path: "/etc/modules-load.d/msr.conf", rule: "kmod.load-unverified", sev: report.Low}}}, quiet: true},
 		{checkCase: checkCase{name: "insmod at boot", check: "cron", files: map[string]string{
