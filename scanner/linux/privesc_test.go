@@ -91,8 +91,8 @@ func TestKernelModulesCheck(t *testing.T) {
 		{checkCase: checkCase{name: "distro modules", check: "kmod", files: stock, notAt: []string{"/etc/modules"}}, quiet: true},
 		{checkCase: checkCase{name: "no modules.dep: the modules on disk are the index", check: "kmod", files: map[string]string{
 			v + "kernel/arch/x86/kernel/msr.ko.xz": "\xfd7zXZ\x00rest",
-			"etc/modules-load.d/msr.conf":         "msr\n",
-			"etc/modules-load.d/rk.conf":          "rk\n",
+			"etc/modules-load.d/msr.conf":          "msr\n",
+			"etc/modules-load.d/rk.conf":           "rk\n",
 		}, want: []want{{path: "/etc/modules-load.d/rk.conf", rule: "kmod.load-missing", line: 1, sev: report.High}},
 			notAt: []string{"/etc/modules-load.d/msr.conf"}}},
 		{checkCase: checkCase{name: "no kernel on the image", check: "kmod", files: map[string]string{"etc/modules-load.d/msr.conf": "msr\n"}, want: []want{
