@@ -185,12 +185,17 @@ type FileHook struct {
 	modules []hook.File
 	shells  map[string]string // sha256 -> OS path
 	pats    []string
+	dirs    map[string]bool // the directories of pats: most files are in none
 }
 
 // NewFileHook returns the hook for one volume mounted at mountPoint ("/",
 // "/home", ...).
 func NewFileHook(fsys fsread.FS, volume, mountPoint string) *FileHook {
-	return &FileHook{fsys: fsys, volume: volume, mp: mountPoint, shells: map[string]string{}, pats: priv().list("suid", "shell")}
+	h := &FileHook{fsys: fsys, volume: volume, mp: mountPoint, shells: map[string]string{}, pats: priv().list("suid", "shell"), dirs: map[string]bool{}}
+	for _, p := range h.pats {
+		h.dirs[path.Dir(p)] = true
+	}
+	return h
 }
 
 // File keeps what Done needs: set-id files, module-named files with module
@@ -199,7 +204,7 @@ func (h *FileHook) File(f hook.File) {
 	setid := isSetID(f.Meta)
 	module := isModuleName(path.Base(f.OSPath)) && isModuleContent(f.Head)
 	shell := false
-	if f.SHA256 != "" {
+	if f.SHA256 != "" && h.dirs[path.Dir(f.OSPath)] {
 		for _, p := range h.pats {
 			if ok, _ := path.Match(p, f.OSPath); ok {
 				shell = true
