@@ -52,6 +52,7 @@ type SweepResult struct {
 	Findings     []report.Finding
 	Skipped      []report.Skipped
 	Errors       []report.ScanError
+	Inventory    []report.InventoryItem // what the sweep's file hooks recorded
 	Files, Bytes int64
 }
 
@@ -262,6 +263,7 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 				r.Findings = append(r.Findings, res.Findings...)
 				r.Skipped = append(r.Skipped, res.Skipped...)
 				r.Errors = append(r.Errors, res.Errors...)
+				r.Inventory = append(r.Inventory, res.Inventory...)
 				r.Stats.FilesSwept += res.Files
 				r.Stats.BytesSwept += res.Bytes
 				r.Stats.FilesSkipped += int64(len(res.Skipped))

@@ -19,6 +19,7 @@ import (
 	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner"
+	"github.com/snapscan/snapscan/scanner/linux"
 	"github.com/snapscan/snapscan/scanner/sweep"
 	"github.com/snapscan/snapscan/signatures"
 	"github.com/snapscan/snapscan/signatures/yarascan"
@@ -80,12 +81,17 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 	if s.progress != nil {
 		opts.Progress = s.progress.track(volume)
 	}
+	if mountPoint != "" {
+		// A volume a Linux root mounts: SUID/SGID files and stray kernel
+		// modules are judged during the sweep's walk.
+		opts.Hooks = append(opts.Hooks, linux.NewFileHook(fsys, volume, mountPoint))
+	}
 	res, err := sweep.Run(ctx, fsys, opts)
 	if res == nil {
 		res = &sweep.Result{}
 	}
 	out := scanner.SweepResult{
-		Findings: res.Findings, Skipped: res.Skipped, Errors: res.Errors,
+		Findings: res.Findings, Skipped: res.Skipped, Errors: res.Errors, Inventory: res.Inventory,
 		Files: res.Stats.Files, Bytes: res.Stats.Bytes,
 	}
 	if err != nil {

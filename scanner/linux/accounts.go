@@ -188,16 +188,7 @@ func (c Accounts) Run(ctx context.Context, t *check.Target, out check.Sink) erro
 			}
 		}
 	}
-	uidMin := uint32(1000)
-	if lf := r.read(firstLoc("accounts", "login-defs")); lf != nil {
-		for _, l := range lines(lf.Data) {
-			if f := strings.Fields(l.Text); len(f) == 2 && f[0] == "UID_MIN" {
-				if v, err := strconv.ParseUint(f[1], 10, 32); err == nil && v > 0 {
-					uidMin = uint32(v)
-				}
-			}
-		}
-	}
+	uidMin := r.loginUIDMin()
 	nologin := map[string]bool{}
 	for _, sh := range s.loc("accounts", "nologin-shell") {
 		nologin[sh] = true

@@ -17,5 +17,18 @@ func Checks() []check.Check {
 		Hosts{},
 		Firewall{},
 		MinerFiles{},
+		KernelModules{},
+		Sudo{},
+		SetID{},
+		Logins{},
+		SSHD{},
+		SELinux{},
+		Sysctl{},
+		CloudAgents{},
+		LdSoConf{},
+		UnitEnv{},
+		RenamedTools{},
+		History{},
+		Timestomp{},
 	}
 }

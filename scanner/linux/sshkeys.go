@@ -195,9 +195,8 @@ func (c SSHKeys) Run(ctx context.Context, t *check.Target, out check.Sink) error
 	}
 	hs := homes(t)
 	patterns := append([]string{}, s.loc("sshkeys", "keys-file")...)
-	for _, p := range s.loc("sshkeys", "sshd-config") {
-		patterns = append(patterns, r.authorizedKeysFiles(p)...)
-	}
+	// AuthorizedKeysFile lines of sshd_config and its Includes (sshd.go).
+	patterns = append(patterns, r.sshdKeyFiles()...)
 	seen := map[string]bool{}
 	var files []*keyFile
 	for _, h := range hs {
@@ -230,33 +229,6 @@ func (c SSHKeys) Run(ctx context.Context, t *check.Target, out check.Sink) error
 		r.judgeKeyFile(kf, files, nologin)
 	}
 	return ctx.Err()
-}
-
-// authorizedKeysFiles reads AuthorizedKeysFile from sshd_config, so a
-// relocated key file is not missed.
-func (r *run) authorizedKeysFiles(p string) []string {
-	f := r.read(p)
-	if f == nil {
-		return nil
-	}
-	var out []string
-	for _, l := range lines(f.Data) {
-		fs := strings.Fields(l.Text)
-		if len(fs) < 2 || !strings.EqualFold(fs[0], "AuthorizedKeysFile") {
-			continue
-		}
-		for _, v := range fs[1:] {
-			if v == "none" {
-				continue
-			}
-			v = strings.ReplaceAll(v, "%h", "~")
-			if !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "~") {
-				v = "~/" + v
-			}
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 func expandKeyPath(pat, home string, owner *PasswdEntry) string {

@@ -27,6 +27,7 @@ import (
 	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner/check"
+	"github.com/snapscan/snapscan/scanner/sweep/hook"
 	"github.com/snapscan/snapscan/signatures"
 	"github.com/snapscan/snapscan/signatures/yarascan"
 )
@@ -83,6 +84,8 @@ type Options struct {
 	Owner func(uid uint32) string
 	// Progress, when set, is called after every file from one goroutine.
 	Progress func(Progress)
+	// Hooks see every regular file of the walk (package hook).
+	Hooks []hook.Hook
 }
 
 // Progress is the state of a running sweep, for a progress bar. FilesSeen
@@ -111,7 +114,9 @@ type Result struct {
 	Findings []report.Finding
 	Skipped  []report.Skipped
 	Errors   []report.ScanError
-	Stats    Stats
+	// Inventory is what the Hooks recorded.
+	Inventory []report.InventoryItem
+	Stats     Stats
 }
 
 // job is one regular file found by the walk.
@@ -272,6 +277,12 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 		opts.Progress(Progress{FilesDone: done, FilesSeen: seen.Load(), BytesDone: res.Stats.Bytes, WalkDone: true})
 	}
 
+	for _, h := range opts.Hooks {
+		fs, inv, errs := h.Done()
+		res.Findings = append(res.Findings, fs...)
+		res.Inventory = append(res.Inventory, inv...)
+		res.Errors = append(res.Errors, errs...)
+	}
 	sort.Slice(res.Findings, func(i, j int) bool { return res.Findings[i].Evidence.Path < res.Findings[j].Evidence.Path })
 	sort.Slice(res.Skipped, func(i, j int) bool { return res.Skipped[i].Path < res.Skipped[j].Path })
 	sort.SliceStable(res.Errors, func(i, j int) bool { return res.Errors[i].Path < res.Errors[j].Path })
@@ -396,11 +407,13 @@ func (w *worker) do(j job) outcome {
 	if j.meta.Size > w.opts.MaxFileSize {
 		o.skipped = &report.Skipped{Volume: w.opts.Volume, Path: evPath, Size: j.meta.Size,
 			Reason: fmt.Sprintf("larger than the size cap (%d > %d bytes); not read", j.meta.Size, w.opts.MaxFileSize)}
+		w.hookFile(j, w.osPath(evPath), "", nil)
 		return o
 	}
 	f, err := w.fsys.Open(j.path)
 	if err != nil {
 		o.errs = append(o.errs, scanError(w.opts.Volume, j.path, err))
+		w.hookFile(j, w.osPath(evPath), "", nil)
 		return o
 	}
 	defer f.Close()
@@ -418,10 +431,7 @@ func (w *worker) do(j job) outcome {
 		o.errs = append(o.errs, scanError(w.opts.Volume, j.path, rerr))
 	}
 	o.scanned, o.bytes = true, int64(len(data))
-	osPath := evPath
-	if mp := strings.TrimRight(w.opts.MountPoint, "/"); mp != "" {
-		osPath = path.Clean("/" + mp + evPath)
-	}
+	osPath := w.osPath(evPath)
 	// Hashes of a partial read would name content that is not the file's:
 	// evidence and hash IOCs get none; YARA still sees what was read.
 	var md5hex, sha1hex, sha2hex string
@@ -432,6 +442,8 @@ func (w *worker) do(j job) outcome {
 			sha1hex = hex.EncodeToString(w.sha1.Sum(nil))
 		}
 	}
+
+	w.hookFile(j, osPath, sha2hex, data)
 
 	var hits []hit
 	if w.opts.IOCs != nil {
@@ -457,6 +469,14 @@ func (w *worker) do(j job) outcome {
 		o.finding = buildFinding(ev, hits)
 	}
 	return o
+}
+
+// osPath is where the OS sees a file of this volume.
+func (w *worker) osPath(evPath string) string {
+	if mp := strings.TrimRight(w.opts.MountPoint, "/"); mp != "" {
+		return path.Clean("/" + mp + evPath)
+	}
+	return evPath
 }
 
 // vars are the LOKI externals for one file at osPath.

@@ -10,6 +10,14 @@ const testWallet = "4AsnapscanTestWa11etNotRea1gHpPsmvpia2vWrGi4zB8QXxGRb7dG1oET
 
 func elf(s string) string { return "\x7fELF\x02\x01\x01\x00" + strings.Repeat("\x00", 56) + s }
 
+// ko is an ELF relocatable object (e_type 1), what a kernel module is; a
+// stock driver's names (probe/remove, its module name) are the near miss.
+func ko(s string) string {
+	return "\x7fELF\x02\x01\x01\x00" + strings.Repeat("\x00", 8) + "\x01\x00\x3e\x00" + strings.Repeat("\x00", 44) + s
+}
+
+const stockKo = "e1000_probe\x00e1000_remove\x00name=e1000\x00license=GPL\x00sys_call_table\x00init_module\x00cleanup_module\x00"
+
 // Every embedded rule fires on a sample of what it is for and stays quiet on
 // a near miss, the text a clean system plausibly holds.
 func TestEmbeddedRuleSamples(t *testing.T) {
@@ -42,6 +50,11 @@ func TestEmbeddedRuleSamples(t *testing.T) {
 		{"SNAP_Outlaw_Artifacts", "cd ~/.configrc5/a && ./run\n", "cd ~/.configrc && ./run\n"},
 		{"SNAP_Cleanfda_Artifacts", "sh /etc/upat.sh\n", "/etc/httpd2 only\n"},
 		{"SNAP_AliyunDuns_Artifacts", "ExecStart=/opt/sysetmd\n", "ExecStart=/opt/systemd\n"},
+		{"SNAP_LKM_Diamorphine", ko("diamorphine_secret\x00hacked_kill\x00"), ko(stockKo + "module_show\x00give_root\x00")},
+		{"SNAP_LKM_Reptile", ko("khook_inet_ioctl\x00khook_tcp4_seq_show\x00khook_filldir\x00"), ko(stockKo + "khook_filldir\x00")},
+		{"SNAP_LKM_Suterusu", ko("suterusu\x00n_tcp4_seq_show\x00hijack_start\x00"), elf("suterusu\x00n_tcp4_seq_show\x00hijack_start\x00")},
+		{"SNAP_LKM_Rootkit_Source", "#define MAGIC_PREFIX \"x_secret\"\nenum { SIGINVIS = 31, SIGSUPER = 64, SIGMODINVIS = 63 };\nhacked_getdents(", "#define MAGIC_PREFIX \"x\"\nSIGINVIS\n"},
+		{"SNAP_LKM_Syscall_Hooker", ko("sys_call_table\x00orig_getdents64\x00hide_pid\x00"), ko(stockKo)},
 		{"SNAP_Skidmap_Artifacts", "/usr/bin/systemd-deltaed\n", "/usr/bin/systemd-delta\n"},
 	}
 	covered := map[string]bool{}

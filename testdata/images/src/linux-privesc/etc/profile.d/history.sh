@@ -1,0 +1,2 @@
+# set history size
+HISTSIZE=1000
