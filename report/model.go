@@ -55,9 +55,17 @@ func (s *Severity) UnmarshalText(b []byte) error {
 // Evidence is what an analyst needs to find, verify and preserve the thing a
 // finding is about, without re-running the scan.
 type Evidence struct {
+	// Volume is the volume that stores the file (for a file reached
+	// through an fstab mount, the mounted volume, not the root's), and
+	// Inode its inode there: IMAGE@VOLUME:/VOLUME_PATH opens this file.
 	Volume string `json:"volume"`
-	Path   string `json:"path"`
-	Inode  uint64 `json:"inode,omitempty"`
+	// Path is the file's path as the running system saw it (/home/bob/x
+	// when /home is mounted from another volume).
+	Path string `json:"path"`
+	// VolumePath is the file's path on Volume when it is not Path (the
+	// volume is mounted below /, or Path goes through a symbolic link).
+	VolumePath string `json:"volume_path,omitempty"`
+	Inode      uint64 `json:"inode,omitempty"`
 	// Owner fields are absent where the filesystem has no numeric owner.
 	UID   *uint32    `json:"uid,omitempty"`
 	GID   *uint32    `json:"gid,omitempty"`
@@ -79,6 +87,16 @@ type Evidence struct {
 	Key string `json:"key,omitempty"`
 	// LinkTarget is set when the path is a symbolic link.
 	LinkTarget string `json:"link_target,omitempty"`
+}
+
+// Where is the file's address inside its volume, VOLUME:/PATH, what
+// 'snapscan cat IMAGE@...' takes after the image.
+func (e *Evidence) Where() string {
+	p := e.VolumePath
+	if p == "" {
+		p = e.Path
+	}
+	return e.Volume + ":" + p
 }
 
 // RuleMatch is one YARA rule that matched a file, with where it matched.

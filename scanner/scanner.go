@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -113,6 +114,7 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 					mountedAt[mv] = mp
 				}
 				t.FS = fsread.Mount(ov.fsys, m)
+				t.Mounts = mountPoints(rt.Mounts)
 			}
 			rt.Comment = strings.Join(notes, "; ")
 		}
@@ -154,6 +156,16 @@ func ScanDir(ctx context.Context, dir, osHint string, opts Options) *report.Repo
 	}
 	run(ctx, r, targets, []sweepUnit{{fsys, name, mp}}, opts)
 	return finish(r, opts)
+}
+
+// mountPoints keys mounts by the mount point in the form fsread.Locate
+// gives ("/home", "/var/lib"), whatever fstab wrote ("/home/").
+func mountPoints(mounts map[string]string) map[string]string {
+	out := make(map[string]string, len(mounts))
+	for mp, v := range mounts {
+		out[path.Clean("/"+mp)] = v
+	}
+	return out
 }
 
 type sweepUnit struct {

@@ -50,8 +50,8 @@ type Options struct {
 	Root string
 	// MountPoint is where this volume sits in its OS ("/usr", "/home"; from
 	// fstab), prepended to paths for filename IOCs and the YARA path
-	// externals so they see /usr/bin/x, not /bin/x. Evidence keeps the
-	// path inside the volume, which is what the analyst opens.
+	// externals so they see /usr/bin/x, not /bin/x. Evidence has both:
+	// Path as the OS saw it, VolumePath inside the volume.
 	MountPoint string
 	// PathStyle is the form of the YARA external `filepath`: "unix"
 	// (/usr/bin) or "windows" (\Windows\Temp, how LOKI's public rules test
@@ -138,7 +138,9 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 	start := time.Now()
 	opts = withDefaults(opts)
 	detectPathStyle(fsys, &opts)
-	tgt := &check.Target{FS: fsys, Volume: opts.Volume}
+	// Evidence names a file by its path in the OS (MountPoint prepended)
+	// and by its path on this volume, as the checks do.
+	tgt := &check.Target{FS: fsys, Volume: opts.Volume, MountPoint: opts.MountPoint}
 
 	// Create the scanners before walking: a rule set libyara refuses must
 	// fail the sweep up front, not once per file.

@@ -688,13 +688,16 @@ rule marker { strings: $m = "MARKER" condition: $m }`)
 }
 
 // On a volume mounted at /usr, filename IOCs see the OS path; evidence
-// keeps the volume path.
+// names the file as the checks do: the OS path, and the path on the volume.
 func TestSweepMountPoint(t *testing.T) {
 	root := t.TempDir()
 	write(t, filepath.Join(root, "bin", "ps.original"), "ELF-ish")
 	res := run(t, root, Options{IOCs: embeddedIOCs(t), MountPoint: "/usr/"})
-	if len(res.Findings) != 1 || res.Findings[0].Evidence.Path != "/bin/ps.original" || res.Findings[0].Rule != "ioc.filename" {
+	if len(res.Findings) != 1 || res.Findings[0].Rule != "ioc.filename" {
 		t.Fatalf("findings %+v", res.Findings)
+	}
+	if ev := res.Findings[0].Evidence; ev.Path != "/usr/bin/ps.original" || ev.VolumePath != "/bin/ps.original" || ev.Where() != ev.Volume+":/bin/ps.original" {
+		t.Errorf("evidence names the file %s (volume path %s), want /usr/bin/ps.original on the volume at /bin/ps.original", ev.Path, ev.VolumePath)
 	}
 	res = run(t, root, Options{IOCs: embeddedIOCs(t), MountPoint: "/srv"})
 	if len(res.Findings) != 0 {
