@@ -161,3 +161,20 @@ type Skipped struct {
 	Size   int64  `json:"size"`
 	Reason string `json:"reason"`
 }
+
+// Address is the file's address for the analyst commands ('snapscan cat',
+// 'stat'): IMAGE@VOLUME:/PATH with image the path the scan was given.
+// Volume names start with the image's base name (disk.img@2).
+func Address(image string, e *Evidence) string {
+	vol := strings.TrimPrefix(e.Volume, baseName(image))
+	return image + vol + strings.TrimPrefix(e.Where(), e.Volume)
+}
+
+// baseName is the last element of an image path, '/' or '\' separated
+// (reports are read on other systems than the one that wrote them).
+func baseName(image string) string {
+	if i := strings.LastIndexAny(image, `/\`); i >= 0 {
+		return image[i+1:]
+	}
+	return image
+}

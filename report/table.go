@@ -208,7 +208,7 @@ func (t *tableWriter) findings() {
 		if f.Title != "" {
 			title += "\n" + clean(f.Title)
 		}
-		rows[i] = []string{strconv.Itoa(i + 1), title, nonEmpty(clean(f.Technique), "-"), location(f), nonEmpty(clean(f.Family), "-")}
+		rows[i] = []string{strconv.Itoa(i + 1), title, nonEmpty(clean(f.Technique), "-"), location(f, t.volumeTag(f)), nonEmpty(clean(f.Family), "-")}
 	}
 	// One set of widths for all severity groups, so the tables line up.
 	widths := t.fit(headers, rows, []int{1, 12, 6, 12, 6})
@@ -256,16 +256,37 @@ func clip(lines []string, n, w int) string {
 	return strings.Join(lines, "\n")
 }
 
-// location is where a finding points, as a person would type it.
-func location(f *Finding) string {
+// location is where a finding points, as a person would type it: the path
+// the running system used, then (when the image has more than one volume)
+// the volume that stores it, with its path there when that differs.
+func location(f *Finding, volume string) string {
 	s := clean(f.Evidence.Path)
 	if f.Evidence.Line > 0 {
 		s += ":" + strconv.Itoa(f.Evidence.Line)
+	}
+	if volume != "" {
+		if f.Evidence.VolumePath != "" {
+			volume += ":" + clean(f.Evidence.VolumePath)
+		}
+		s += "\non " + volume
 	}
 	if f.Evidence.Key != "" {
 		s += "\n" + clean(f.Evidence.Key)
 	}
 	return s
+}
+
+// volumeTag is the short name of the finding's volume ("@2", "@vg/root")
+// when the report has more than one volume, else "".
+func (t *tableWriter) volumeTag(f *Finding) string {
+	if len(t.r.Volumes) < 2 || f.Evidence.Volume == "" {
+		return ""
+	}
+	v := clean(f.Evidence.Volume)
+	if short := strings.TrimPrefix(v, clean(baseName(t.r.Image))); short != v && short != "" {
+		return short
+	}
+	return v
 }
 
 func countsLine(r *Report) string {
@@ -293,11 +314,14 @@ func (t *tableWriter) evidence() {
 		t.printf("\n")
 		t.field(0, 0, "", head)
 		t.field(ind, lw, "id", fmt.Sprintf("%s  (check %s)", clean(f.ID), nonEmpty(clean(f.Check), "?")))
-		where := clean(f.Evidence.Volume) + ":" + clean(f.Evidence.Path)
+		where := clean(f.Evidence.Where())
 		if f.Evidence.Line > 0 {
 			where += ":" + strconv.Itoa(f.Evidence.Line)
 		}
 		t.field(ind, lw, "where", where)
+		if f.Evidence.VolumePath != "" {
+			t.field(ind, lw, "os path", clean(f.Evidence.Path))
+		}
 		if f.Evidence.Key != "" {
 			t.field(ind, lw, "key", clean(f.Evidence.Key))
 		}

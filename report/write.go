@@ -50,9 +50,10 @@ func prepared(r *Report) *Report {
 	c.Schema = SchemaVersion
 	c.Targets = slices.Clone(r.Targets)
 	c.Findings = slices.Clone(r.Findings)
+	keys := VolumeKeys(r)
 	for i := range c.Findings {
 		if c.Findings[i].ID == "" {
-			c.Findings[i].ID = FindingID(&c.Findings[i])
+			c.Findings[i].ID = IDIn(keys, &c.Findings[i])
 		}
 	}
 	fillNil(&c)

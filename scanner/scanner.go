@@ -76,7 +76,7 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 		rv.HoldsVolumes = v.HoldsVolumes
 		if v.Part != nil {
 			rv.Truncated = v.Part.Clipped
-			rv.PartType, rv.PartName = v.Part.Type, v.Part.Name
+			rv.PartType, rv.PartName, rv.PartUUID = v.Part.Type, v.Part.Name, v.Part.GUID
 			if v.Part.TypeName != "" {
 				rv.PartType += " (" + v.Part.TypeName + ")"
 			}
