@@ -87,6 +87,9 @@ type Evidence struct {
 	Key string `json:"key,omitempty"`
 	// LinkTarget is set when the path is a symbolic link.
 	LinkTarget string `json:"link_target,omitempty"`
+	// Binary: the content read is not text (a NUL byte in its first 8000
+	// bytes, git's test), so it is placed by byte offsets, not lines.
+	Binary bool `json:"binary,omitempty"`
 }
 
 // Where is the file's address inside its volume, VOLUME:/PATH, what
@@ -111,7 +114,9 @@ type RuleMatch struct {
 type StringMatch struct {
 	Name   string `json:"name"`
 	Offset uint64 `json:"offset"`
-	Data   string `json:"data"` // printable, truncated
+	// Line is the 1-based line of Offset in a text file, 0 in a binary.
+	Line int    `json:"line,omitempty"`
+	Data string `json:"data"` // printable, truncated
 }
 
 // Finding is one verdict: something on the image an analyst should look at.

@@ -4,6 +4,7 @@
 package check
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -136,6 +137,7 @@ func ReadFileMax(t *Target, name string, max int) (*File, error) {
 	md := md5.Sum(data)
 	sh := sha256.Sum256(data)
 	ev.MD5, ev.SHA256 = hex.EncodeToString(md[:]), hex.EncodeToString(sh[:])
+	ev.Binary = Binary(data)
 	return &File{Path: name, Data: data, Evidence: ev, Meta: m}, truncErr
 }
 
@@ -174,6 +176,23 @@ func timePtr(t time.Time) *time.Time {
 	}
 	t = t.UTC()
 	return &t
+}
+
+// textProbe is how much of a file Binary looks at, as git does.
+const textProbe = 8000
+
+// Binary reports whether content is not text: a NUL byte in its first 8000
+// bytes (git's test). Text files are placed by line, binaries by offset.
+func Binary(data []byte) bool {
+	return bytes.IndexByte(data[:min(len(data), textProbe)], 0) >= 0
+}
+
+// LineAt is the 1-based line holding byte offset off of a text file.
+func LineAt(data []byte, off uint64) int {
+	if off > uint64(len(data)) {
+		off = uint64(len(data))
+	}
+	return bytes.Count(data[:off], []byte{'\n'}) + 1
 }
 
 // Clean turns an absolute image path ("/etc/crontab") into the io/fs form

@@ -456,6 +456,17 @@ func (w *worker) do(j job) outcome {
 	if len(hits) > 0 {
 		ev := check.EvidenceFor(w.tgt, j.path, j.meta)
 		ev.MD5, ev.SHA256 = md5hex, sha2hex
+		ev.Binary = check.Binary(data)
+		if !ev.Binary {
+			// A text file's matches are placed by line too (SARIF regions).
+			for i := range hits {
+				for k := range hits[i].match.Strings {
+					if sm := &hits[i].match.Strings[k]; hits[i].rule != "ioc.hash" && hits[i].rule != "ioc.filename" {
+						sm.Line = check.LineAt(data, sm.Offset)
+					}
+				}
+			}
+		}
 		o.finding = buildFinding(ev, hits)
 	}
 	return o

@@ -22,6 +22,7 @@ import (
 
 	yara "github.com/hillu/go-yara/v4"
 
+	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/signatures"
 )
 
@@ -360,7 +361,34 @@ func (r *Rules) add(yr *yara.Rules, file string, sources map[string]string) {
 		ri.interpret()
 		r.index[ri.Namespace+"\x00"+ri.Name] = len(r.infos)
 		r.infos = append(r.infos, ri)
+		report.RegisterRules(ri.Describe())
 	}
+}
+
+// Describe is the rule as the report's rule catalogue (SARIF) shows it:
+// finding rule "yara.NAME", from the rule's own meta.
+func (ri RuleInfo) Describe() report.RuleInfo {
+	id := "yara." + ri.Name
+	short := ri.Description
+	if short == "" {
+		short = "YARA rule " + ri.Name + " matched"
+	}
+	full := short
+	if ri.Family != "" {
+		full += " (family " + ri.Family + ")"
+	}
+	if ri.Source != "" {
+		full += ". Rule " + ri.Name + " from " + ri.Source + "."
+	}
+	if ri.Reference != "" {
+		full += " Reference: " + ri.Reference
+	}
+	help := ri.Remediation
+	if help == "" {
+		help = "Preserve the file (hashes in the evidence), find what starts or reads it (cron, systemd, rc, Run keys, services, tasks) and remove both by hand."
+	}
+	return report.RuleInfo{ID: id, Name: report.RuleName(id), Short: short, Full: full, Help: help,
+		Severity: ri.Severity, Technique: ri.Technique}
 }
 
 // List returns every public rule, in compile order.
