@@ -38,7 +38,7 @@ func WriteTable(w io.Writer, r *Report, opts WriteOptions) error {
 	}
 	width = max(width, MinWidth)
 	bw := bufio.NewWriter(w)
-	t := &tableWriter{w: bw, width: width, r: prepared(r)}
+	t := &tableWriter{w: bw, width: width, r: prepared(r), color: opts.Color}
 	t.header()
 	t.volumes()
 	t.targets()
@@ -65,6 +65,20 @@ type tableWriter struct {
 	width int
 	r     *Report
 	err   error
+	color bool
+}
+
+// severityColor is the SGR code of each severity on a terminal.
+var severityColor = map[Severity]string{Critical: "1;31", High: "31", Medium: "33", Low: "36", Info: "2"}
+
+// paint colours the first s in line as severity sev. It runs after the line
+// is wrapped to the width: escapes take no columns on the terminal but
+// would count in width().
+func (t *tableWriter) paint(line, s string, sev Severity) string {
+	if !t.color || s == "" {
+		return line
+	}
+	return strings.Replace(line, s, "\x1b["+severityColor[sev]+"m"+s+"\x1b[0m", 1)
 }
 
 func (t *tableWriter) printf(format string, args ...any) {
@@ -221,7 +235,7 @@ func (t *tableWriter) findings() {
 	}
 	for _, g := range bySeverity(r.Findings) {
 		sev := r.Findings[g[0]].Severity
-		t.printf("\n%s (%d)\n", strings.ToUpper(sev.String()), len(g))
+		t.printf("\n%s (%d)\n", t.paint(strings.ToUpper(sev.String()), strings.ToUpper(sev.String()), sev), len(g))
 		group := make([][]string, 0, len(g))
 		for _, i := range g {
 			group = append(group, rows[i])
@@ -312,7 +326,12 @@ func (t *tableWriter) evidence() {
 			head += " — " + clean(f.Title)
 		}
 		t.printf("\n")
-		t.field(0, 0, "", head)
+		for j, line := range wrap(head, t.width) {
+			if j == 0 {
+				line = t.paint(line, strings.ToUpper(f.Severity.String()), f.Severity)
+			}
+			t.printf("%s\n", line)
+		}
 		t.field(ind, lw, "id", fmt.Sprintf("%s  (check %s)", clean(f.ID), nonEmpty(clean(f.Check), "?")))
 		where := clean(f.Evidence.Where())
 		if f.Evidence.Line > 0 {
@@ -503,7 +522,14 @@ func (t *tableWriter) inventory(title string, items []InventoryItem) {
 
 func (t *tableWriter) summary() {
 	r := t.r
-	t.printf("\nSUMMARY  %s\n", countsLine(r))
+	line := countsLine(r)
+	counts := countBySeverity(r.Findings)
+	for s := Critical; s >= Info; s-- {
+		if n := counts[s.String()]; n > 0 {
+			line = t.paint(line, fmt.Sprintf("%d %s", n, s), s)
+		}
+	}
+	t.printf("\nSUMMARY  %s\n", line)
 	t.field(0, 8, "VERDICT", Verdict(r))
 }
 
