@@ -132,13 +132,19 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 	}
 
 	opts := scanner.Options{Checks: allChecks(), Workers: f.workers, Version: version}
+	scans := len(images)
+	if f.dir != "" {
+		scans++
+	}
+	prog := newProgress(scans, f.sweepFlags.noProgress)
+	defer prog.finish()
 	if !f.noSweep {
 		sw, err := newSweeper(cmd, &f.sweepFlags, f.workers)
 		if err != nil {
 			return &exitError{exitUsage, err}
 		}
+		sw.progress = prog
 		opts.Sweep = sw
-		defer sw.Close()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -146,9 +152,12 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 
 	var reports []*report.Report
 	if f.dir != "" {
+		done := prog.image(f.dir)
 		reports = append(reports, scanner.ScanDir(ctx, f.dir, f.osHint, opts))
+		done()
 	}
 	reports = append(reports, f.ci.scanAll(ctx, images, func(ctx context.Context, img string) *report.Report {
+		defer prog.image(img)()
 		r := scanner.ScanImage(ctx, img, opts)
 		if f.hashImage {
 			if sum, err := evidence.ImageSHA256(img); err == nil {
@@ -183,6 +192,7 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 		}
 	}
 
+	prog.finish() // the report starts on a clean line
 	out := cmd.OutOrStdout()
 	var file *outputFile
 	if f.output != "" {
@@ -218,6 +228,7 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 
 func writeReports(w io.Writer, reports []*report.Report, f *scanFlags) error {
 	wo := report.WriteOptions{Inventory: f.inventory}
+	wo.Width, wo.Color = tableOptions(w)
 	if strings.EqualFold(f.format, "json") && len(reports) > 1 {
 		return report.WriteJSONArray(w, reports)
 	}

@@ -3,18 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/report"
@@ -37,7 +31,7 @@ func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
 	fl.StringArrayVar(&f.iocs, "ioc", nil, "add IOC lists in LOKI's format: hash-iocs.txt, filename-iocs.txt, ... or a directory of them (repeatable)")
 	fl.StringVar(&f.maxFileSize, "max-file-size", "64MiB", "files larger than this are not content-scanned and are listed as skipped (e.g. 16MiB, 1GiB)")
 	fl.DurationVar(&f.timeout, "file-timeout", sweep.DefaultTimeout, "YARA time limit per file (at least 1s)")
-	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar (it is shown only when standard error is a terminal)")
+	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress line (it is shown only when standard error is a terminal, and erased before the report)")
 }
 
 // yaraSweeper runs the content sweep with one compiled rule set shared by
@@ -48,7 +42,7 @@ type yaraSweeper struct {
 	workers  int
 	maxSize  int64
 	timeout  time.Duration
-	progress *sweepProgress
+	progress *progress // the scan's status line; nil for none
 }
 
 func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, error) {
@@ -65,11 +59,7 @@ func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, e
 	if err != nil {
 		return nil, err
 	}
-	s := &yaraSweeper{rules: rules, iocs: iocs, workers: workers, maxSize: maxSize, timeout: f.timeout}
-	if !f.noProgress && term.IsTerminal(int(os.Stderr.Fd())) {
-		s.progress = newSweepProgress(os.Stderr)
-	}
-	return s, nil
+	return &yaraSweeper{rules: rules, iocs: iocs, workers: workers, maxSize: maxSize, timeout: f.timeout}, nil
 }
 
 func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPoint string) scanner.SweepResult {
@@ -77,9 +67,7 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 		Volume: volume, MountPoint: mountPoint, Rules: s.rules, IOCs: s.iocs,
 		Workers: s.workers, MaxFileSize: s.maxSize, Timeout: s.timeout,
 	}
-	if s.progress != nil {
-		opts.Progress = s.progress.track(volume)
-	}
+	opts.Progress = s.progress.sweep(volume)
 	res, err := sweep.Run(ctx, fsys, opts)
 	if res == nil {
 		res = &sweep.Result{}
@@ -93,61 +81,6 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 		out.Errors = append(out.Errors, report.ScanError{Volume: volume, Stage: sweep.CheckName, Error: "sweep incomplete: " + err.Error()})
 	}
 	return out
-}
-
-func (s *yaraSweeper) Close() {
-	if s.progress != nil {
-		s.progress.finish()
-	}
-}
-
-// sweepProgress sums the progress of volumes swept at once into one bar:
-// files done of files found so far, bytes, rate and, once every walk has
-// finished, an ETA.
-type sweepProgress struct {
-	mu      sync.Mutex
-	bar     *progressbar.ProgressBar
-	volumes map[string]*sweep.Progress
-	last    atomic.Int64
-}
-
-func newSweepProgress(w io.Writer) *sweepProgress {
-	bar := progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription("sweeping"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetItsString("files"),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionSetWidth(30),
-	)
-	return &sweepProgress{bar: bar, volumes: map[string]*sweep.Progress{}}
-}
-
-func (p *sweepProgress) track(volume string) func(sweep.Progress) {
-	return func(pr sweep.Progress) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.volumes[volume] = &pr
-		var done, seen, bytes int64
-		allWalked := true
-		for _, v := range p.volumes {
-			done, seen, bytes = done+v.FilesDone, seen+v.FilesSeen, bytes+v.BytesDone
-			allWalked = allWalked && v.WalkDone
-		}
-		if allWalked {
-			p.bar.ChangeMax64(seen)
-		}
-		p.bar.Describe(fmt.Sprintf("sweeping %s", humanBytes(bytes)))
-		p.bar.Set64(done)
-	}
-}
-
-func (p *sweepProgress) finish() {
-	p.bar.Finish()
-	p.bar.Clear()
 }
 
 // parseSize reads 64MiB, 1GiB, 500MB, 1048576.

@@ -92,6 +92,9 @@ type Progress struct {
 	FilesDone int64
 	FilesSeen int64
 	BytesDone int64
+	// BytesSeen is the size of the files found that will be read (those
+	// under MaxFileSize): with WalkDone, the total BytesDone will reach.
+	BytesSeen int64
 	Current   string
 	WalkDone  bool
 }
@@ -163,7 +166,7 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 	res := &Result{}
 	jobs := make(chan job, opts.Workers*4)
 	outs := make(chan outcome, opts.Workers*4)
-	var seen atomic.Int64
+	var seen, bytesSeen atomic.Int64
 	var walkDone atomic.Bool
 
 	// The walker lists; it never opens a file. Non-regular entries are
@@ -216,6 +219,9 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 				return nil
 			}
 			seen.Add(1)
+			if m.Size > 0 && m.Size <= opts.MaxFileSize {
+				bytesSeen.Add(m.Size)
+			}
 			select {
 			case jobs <- job{path: p, meta: m}:
 			case <-ctx.Done():
@@ -264,14 +270,14 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 		}
 		res.Errors = append(res.Errors, o.errs...)
 		if opts.Progress != nil {
-			opts.Progress(Progress{FilesDone: done, FilesSeen: seen.Load(), BytesDone: res.Stats.Bytes,
+			opts.Progress(Progress{FilesDone: done, FilesSeen: seen.Load(), BytesDone: res.Stats.Bytes, BytesSeen: bytesSeen.Load(),
 				Current: o.path, WalkDone: walkDone.Load()})
 		}
 	}
 	if opts.Progress != nil {
 		// The last file may finish before the walk has left its last
 		// directories: one final call says the totals are final.
-		opts.Progress(Progress{FilesDone: done, FilesSeen: seen.Load(), BytesDone: res.Stats.Bytes, WalkDone: true})
+		opts.Progress(Progress{FilesDone: done, FilesSeen: seen.Load(), BytesDone: res.Stats.Bytes, BytesSeen: bytesSeen.Load(), WalkDone: true})
 	}
 
 	sort.Slice(res.Findings, func(i, j int) bool { return res.Findings[i].Evidence.Path < res.Findings[j].Evidence.Path })

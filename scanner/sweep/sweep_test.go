@@ -491,11 +491,11 @@ func TestSweepReadsOnceSkipsSpecials(t *testing.T) {
 		t.Errorf("bytes %d, want %d", res.Stats.Bytes, total)
 	}
 	last := progress[len(progress)-1]
-	if !last.WalkDone || last.FilesDone != last.FilesSeen || last.FilesSeen != int64(len(want))+1 || last.BytesDone != total {
+	if !last.WalkDone || last.FilesDone != last.FilesSeen || last.FilesSeen != int64(len(want))+1 || last.BytesDone != total || last.BytesSeen != total {
 		t.Errorf("last progress %+v", last)
 	}
 	for i := 1; i < len(progress); i++ {
-		if progress[i].FilesDone < progress[i-1].FilesDone || progress[i].FilesDone > progress[i].FilesSeen {
+		if progress[i].FilesDone < progress[i-1].FilesDone || progress[i].FilesDone > progress[i].FilesSeen || progress[i].BytesDone > progress[i].BytesSeen {
 			t.Fatalf("progress not monotonic: %+v then %+v", progress[i-1], progress[i])
 		}
 	}
