@@ -125,6 +125,9 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 	for _, ov := range vols {
 		sweepFS = append(sweepFS, sweepUnit{ov.fsys, ov.vol.Name, mountedAt[ov]})
 	}
+	// Roots first: a sweeper learns the accounts (file owners' names) from
+	// a root before it sweeps the volumes that root mounts.
+	sort.SliceStable(sweepFS, func(i, j int) bool { return sweepFS[i].mountPoint == "/" && sweepFS[j].mountPoint != "/" })
 	run(ctx, r, targets, sweepFS, opts)
 	return finish(r, opts)
 }

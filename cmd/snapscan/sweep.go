@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +15,7 @@ import (
 	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner"
+	"github.com/snapscan/snapscan/scanner/linux"
 	"github.com/snapscan/snapscan/scanner/sweep"
 	"github.com/snapscan/snapscan/signatures"
 	"github.com/snapscan/snapscan/signatures/yarascan"
@@ -27,7 +30,7 @@ type sweepFlags struct {
 }
 
 func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
-	fl.StringArrayVar(&f.rules, "rules", nil, "add YARA rules: a .yar/.yara file, a compiled rules file, or a directory of them (repeatable); LOKI/THOR externals (filename, filepath, extension, filetype, md5, owner) are defined")
+	fl.StringArrayVar(&f.rules, "rules", nil, "add YARA rules: a .yar/.yara file, a compiled rules file, or a directory of them (repeatable); LOKI/THOR externals (filename, filepath, extension, filetype, md5, owner: the account name from the image's /etc/passwd) are defined")
 	fl.StringArrayVar(&f.iocs, "ioc", nil, "add IOC lists in LOKI's format: hash-iocs.txt, filename-iocs.txt, ... or a directory of them (repeatable)")
 	fl.StringVar(&f.maxFileSize, "max-file-size", "64MiB", "files larger than this are not content-scanned and are listed as skipped (e.g. 16MiB, 1GiB)")
 	fl.DurationVar(&f.timeout, "file-timeout", sweep.DefaultTimeout, "YARA time limit per file (at least 1s)")
@@ -43,6 +46,45 @@ type yaraSweeper struct {
 	maxSize  int64
 	timeout  time.Duration
 	progress *progress // the scan's status line; nil for none
+
+	mu     sync.Mutex
+	owners map[string]func(uint32) string // by image (volume name before '@')
+}
+
+// imageKey is the image part of a volume name: disk.img of disk.img@2.
+func imageKey(volume string) string {
+	if i := strings.LastIndexByte(volume, '@'); i > 0 {
+		return volume[:i]
+	}
+	return volume
+}
+
+// ownersOf maps uids to account names from the root's own /etc/passwd, as
+// LOKI and THOR define the YARA external 'owner' (a name, not a number);
+// a uid the file does not name stays a number.
+func ownersOf(fsys fsread.FS) func(uint32) string {
+	f, err := fsys.Open("etc/passwd")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 4<<20))
+	if err != nil {
+		return nil
+	}
+	entries, _ := linux.ParsePasswd(data)
+	names := map[uint32]string{}
+	for _, e := range entries {
+		if _, dup := names[e.UID]; !dup {
+			names[e.UID] = e.Name
+		}
+	}
+	return func(uid uint32) string {
+		if n, ok := names[uid]; ok {
+			return n
+		}
+		return strconv.FormatUint(uint64(uid), 10)
+	}
 }
 
 func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, error) {
@@ -68,6 +110,19 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 		Workers: s.workers, MaxFileSize: s.maxSize, Timeout: s.timeout,
 	}
 	opts.Progress = s.progress.sweep(volume)
+	// The scanner sweeps an image's roots before the volumes they mount,
+	// so /home's files are named by the root's accounts.
+	s.mu.Lock()
+	if s.owners == nil {
+		s.owners = map[string]func(uint32) string{}
+	}
+	if mountPoint == "/" {
+		s.owners[imageKey(volume)] = ownersOf(fsys)
+	}
+	if mountPoint != "" {
+		opts.Owner = s.owners[imageKey(volume)]
+	}
+	s.mu.Unlock()
 	res, err := sweep.Run(ctx, fsys, opts)
 	if res == nil {
 		res = &sweep.Result{}
