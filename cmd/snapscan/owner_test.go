@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/snapscan/snapscan/report"
@@ -45,4 +46,61 @@ rule owner_root { condition: owner == "root" and filename == "crontab" and filep
 	if len(got["owner_root"]) != 1 {
 		t.Errorf("owner == \"root\" on /etc/crontab matched %v", got["owner_root"])
 	}
+}
+
+// LOKI's lists as signature-base publishes them, given with --ioc: a C2
+// server named in a file's content is found (and one absent is not), and a
+// Windows file-name regex (\\ separators, %APPDATA%) matches the NTFS file.
+func TestLOKIIOCListsOnImages(t *testing.T) {
+	dir := t.TempDir()
+	c2 := filepath.Join(dir, "c2-iocs.txt")
+	if err := os.WriteFile(c2, []byte("# LOKI C2 IOCs\n\n# Test campaign\n203.0.113.9\nnot-on-this-image.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fn := filepath.Join(dir, "filename-iocs.txt")
+	if err := os.WriteFile(fn, []byte("# Startup batch dropper\n%APPDATA%\\\\Microsoft\\\\Windows\\\\Start Menu\\\\Programs\\\\startup\\\\update\\.bat;70\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	find := func(image string) map[string][]string {
+		out, errs, code := run(t, "scan", "-f", "json", "--ioc", c2, "--ioc", fn, img(t, image))
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		var r report.Report
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]string{}
+		for _, f := range r.Findings {
+			for _, m := range f.Matches {
+				got[m.Rule] = append(got[m.Rule], f.Evidence.Path)
+				for _, s := range m.Strings {
+					got[m.Rule+" "+s.Data] = append(got[m.Rule+" "+s.Data], f.Evidence.Path)
+				}
+			}
+		}
+		return got
+	}
+	linux := find("linux-infected.img")
+	if paths := linux["c2_ioc_0 203.0.113.9"]; len(paths) == 0 || !contains(paths, "/etc/cron.hourly/0") {
+		t.Errorf("C2 203.0.113.9 found in %v, want /etc/cron.hourly/0 among them", paths)
+	}
+	for rule := range linux {
+		if strings.Contains(rule, "not-on-this-image") {
+			t.Errorf("absent C2 server matched: %s", rule)
+		}
+	}
+	win := find("windows-infected.img")
+	if paths := win["ioc.filename"]; !contains(paths, "/Users/alice/AppData/Roaming/Microsoft/Windows/Start Menu/Programs/startup/update.bat") {
+		t.Errorf("Windows file-name IOC matched %v", paths)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

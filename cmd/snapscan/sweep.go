@@ -31,7 +31,7 @@ type sweepFlags struct {
 
 func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
 	fl.StringArrayVar(&f.rules, "rules", nil, "add YARA rules: a .yar/.yara file, a compiled rules file, or a directory of them (repeatable); LOKI/THOR externals (filename, filepath, extension, filetype, md5, owner: the account name from the image's /etc/passwd) are defined")
-	fl.StringArrayVar(&f.iocs, "ioc", nil, "add IOC lists in LOKI's format: hash-iocs.txt, filename-iocs.txt, ... or a directory of them (repeatable)")
+	fl.StringArrayVar(&f.iocs, "ioc", nil, "add IOC lists in LOKI's format as signature-base publishes them: hash-iocs.txt, filename-iocs.txt (Windows paths match NTFS files), c2-iocs.txt (servers searched in file contents), ... or a directory of them (repeatable)")
 	fl.StringVar(&f.maxFileSize, "max-file-size", "64MiB", "files larger than this are not content-scanned and are listed as skipped (e.g. 16MiB, 1GiB)")
 	fl.DurationVar(&f.timeout, "file-timeout", sweep.DefaultTimeout, "YARA time limit per file (at least 1s)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress line (it is shown only when standard error is a terminal, and erased before the report)")
@@ -92,12 +92,14 @@ func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, e
 	if err != nil {
 		return nil, fmt.Errorf("--max-file-size: %w", err)
 	}
-	rules, diags, err := yarascan.Compile(yarascan.Options{Paths: f.rules})
-	printDiagnostics(cmd, diags)
+	iocs, err := signatures.LoadIOCs(f.iocs...)
 	if err != nil {
 		return nil, err
 	}
-	iocs, err := signatures.LoadIOCs(f.iocs...)
+	// C2 servers (LOKI c2-iocs.txt) are searched in file contents by
+	// libyara, with the rules.
+	rules, diags, err := yarascan.Compile(yarascan.Options{Paths: f.rules, Sources: map[string]string{"ioc:c2": iocs.C2YARA()}})
+	printDiagnostics(cmd, diags)
 	if err != nil {
 		return nil, err
 	}

@@ -446,7 +446,7 @@ func (w *worker) do(j job) outcome {
 		for _, h := range w.opts.IOCs.MatchHashes(md5hex, sha1hex, sha2hex) {
 			hits = append(hits, hashHit(h))
 		}
-		for _, fn := range w.opts.IOCs.MatchPath(osPath) {
+		for _, fn := range w.opts.IOCs.MatchPath(osPath, w.opts.PathStyle == "windows") {
 			hits = append(hits, filenameHit(fn))
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -52,6 +53,9 @@ type Options struct {
 	Paths []string
 	// NoEmbedded leaves out snapscan's own rules.
 	NoEmbedded bool
+	// Sources are rules snapscan makes from data (the C2 IOC list as
+	// YARA: signatures.IOCs.C2YARA), by name; each gets its own namespace.
+	Sources map[string]string
 }
 
 // Diagnostic is one compile error or warning, with where it is.
@@ -280,6 +284,18 @@ func Compile(opts Options) (*Rules, []Diagnostic, error) {
 			nsrc++
 		}
 		sources[EmbeddedNamespace] = EmbeddedSource
+	}
+	for _, name := range slices.Sorted(maps.Keys(opts.Sources)) {
+		if opts.Sources[name] == "" {
+			continue
+		}
+		ds := addSource(c, name, []byte(opts.Sources[name]), name)
+		diags = append(diags, ds...)
+		if Errors(ds) {
+			return nil, diags, fmt.Errorf("yara: %s: %s", name, firstError(ds))
+		}
+		sources[name] = name
+		nsrc++
 	}
 	var compiled []ruleFile
 	for _, f := range files {
