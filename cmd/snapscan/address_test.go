@@ -22,14 +22,7 @@ func TestEveryFindingAddressOpensItsFile(t *testing.T) {
 	for _, name := range testimg.Names(t) {
 		t.Run(name, func(t *testing.T) {
 			p := img(t, name)
-			stdout, errs, code := run(t, "scan", "-f", "json", p)
-			if code != exitOK {
-				t.Fatalf("scan exit %d: %s", code, errs)
-			}
-			var r report.Report
-			if err := json.Unmarshal([]byte(stdout), &r); err != nil {
-				t.Fatal(err)
-			}
+			r := scanJSON(t, p)
 			for _, f := range r.Findings {
 				ev := f.Evidence
 				if ev.Path == "" || ev.Volume == "" {
@@ -82,15 +75,7 @@ func TestIDsSurviveRenames(t *testing.T) {
 				if err := os.WriteFile(p, data, 0o444); err != nil {
 					t.Fatal(err)
 				}
-				stdout, errs, code := run(t, "scan", "-f", "json", p)
-				if code != exitOK {
-					t.Fatalf("scan %s: exit %d %s", p, code, errs)
-				}
-				var r report.Report
-				if err := json.Unmarshal([]byte(stdout), &r); err != nil {
-					t.Fatal(err)
-				}
-				for _, f := range r.Findings {
+				for _, f := range scanJSON(t, p).Findings {
 					ids[i] = append(ids[i], f.ID)
 				}
 				sarif, errs, code := run(t, "scan", "-f", "sarif", p)
@@ -123,4 +108,18 @@ func TestIDsSurviveRenames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scanJSON runs 'snapscan scan -f json ARGS...' and decodes the report.
+func scanJSON(t *testing.T, args ...string) report.Report {
+	t.Helper()
+	out, errs, code := run(t, append([]string{"scan", "-f", "json"}, args...)...)
+	if code != exitOK {
+		t.Fatalf("scan %v: exit %d: %s", args, code, errs)
+	}
+	var r report.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/snapscan/snapscan/report"
 )
 
 // The YARA external 'owner' is the account name, from the image's own
@@ -23,14 +20,7 @@ rule owner_root { condition: owner == "root" and filename == "crontab" and filep
 	if err := os.WriteFile(rules, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, errs, code := run(t, "scan", "-f", "json", "--rules", rules, img(t, "linux-infected.img"))
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, errs)
-	}
-	var r report.Report
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatal(err)
-	}
+	r := scanJSON(t, "--rules", rules, img(t, "linux-infected.img"))
 	got := map[string][]string{}
 	for _, f := range r.Findings {
 		for _, m := range f.Matches {
@@ -62,14 +52,7 @@ func TestLOKIIOCListsOnImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	find := func(image string) map[string][]string {
-		out, errs, code := run(t, "scan", "-f", "json", "--ioc", c2, "--ioc", fn, img(t, image))
-		if code != exitOK {
-			t.Fatalf("exit %d: %s", code, errs)
-		}
-		var r report.Report
-		if err := json.Unmarshal([]byte(out), &r); err != nil {
-			t.Fatal(err)
-		}
+		r := scanJSON(t, "--ioc", c2, "--ioc", fn, img(t, image))
 		got := map[string][]string{}
 		for _, f := range r.Findings {
 			for _, m := range f.Matches {
