@@ -154,7 +154,7 @@ func WriteSuppressed(w io.Writer, r *Report) error {
 			exp = "never"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, f.Severity, clean(f.Rule),
-			truncate(clean(f.Evidence.Volume)+":"+strings.ReplaceAll(location(f, ""), "\n", " "), 60),
+			truncate(whereLine(&f.Evidence), 60),
 			clean(exp), truncate(clean(s.Reason), 50), clean(s.Entry))
 	}
 	return tw.Flush()

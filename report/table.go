@@ -333,11 +333,7 @@ func (t *tableWriter) evidence() {
 			t.printf("%s\n", line)
 		}
 		t.field(ind, lw, "id", fmt.Sprintf("%s  (check %s)", clean(f.ID), nonEmpty(clean(f.Check), "?")))
-		where := clean(f.Evidence.Where())
-		if f.Evidence.Line > 0 {
-			where += ":" + strconv.Itoa(f.Evidence.Line)
-		}
-		t.field(ind, lw, "where", where)
+		t.field(ind, lw, "where", whereLine(&f.Evidence))
 		if f.Evidence.VolumePath != "" {
 			t.field(ind, lw, "os path", clean(f.Evidence.Path))
 		}
@@ -376,6 +372,16 @@ func (t *tableWriter) evidence() {
 		}
 		t.field(ind, lw, "fix", nonEmpty(clean(f.Remediation), "-"))
 	}
+}
+
+// whereLine is the file's address on its volume, with the line: what
+// 'snapscan cat IMAGE@...' opens.
+func whereLine(e *Evidence) string {
+	where := clean(e.Where())
+	if e.Line > 0 {
+		where += ":" + strconv.Itoa(e.Line)
+	}
+	return where
 }
 
 func fileLine(e *Evidence) string {
