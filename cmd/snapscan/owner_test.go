@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/snapscan/snapscan/internal/testimg"
 )
 
 // The YARA external 'owner' is the account name, from the image's own
@@ -86,4 +88,28 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// On NTFS the owner is the file's owner SID from $Secure, named when it is
+// a well-known one, on a volume Windows 10 formatted (../shared/external).
+func TestYARAOwnerOnNTFS(t *testing.T) {
+	raw := testimg.ExternalGunzip(t, "images/ntfs-samples/ntfs-si-vs-fn.raw.gz")
+	rules := filepath.Join(t.TempDir(), "owner.yar")
+	src := `rule system_owned { condition: owner == "NT AUTHORITY\\SYSTEM" and filename == "WPSettings.dat" }
+rule user_owned { condition: owner matches /^S-1-5-21-[0-9-]+-1001$/ and filename == "test.txt" }
+rule numeric_owner { condition: owner == "0" }
+`
+	if err := os.WriteFile(rules, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := scanJSON(t, "--rules", rules, raw)
+	got := map[string][]string{}
+	for _, f := range r.Findings {
+		for _, m := range f.Matches {
+			got[m.Rule] = append(got[m.Rule], f.Evidence.Path)
+		}
+	}
+	if !contains(got["system_owned"], "/System Volume Information/WPSettings.dat") || !contains(got["user_owned"], "/test/test.txt") || len(got["numeric_owner"]) != 0 {
+		t.Errorf("owner rules matched %v", got)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/snapscan/snapscan/fsread"
+	"github.com/snapscan/snapscan/fsread/ntfsowner"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner"
 	"github.com/snapscan/snapscan/scanner/linux"
@@ -30,7 +31,7 @@ type sweepFlags struct {
 }
 
 func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
-	fl.StringArrayVar(&f.rules, "rules", nil, "add YARA rules: a .yar/.yara file, a compiled rules file, or a directory of them (repeatable); LOKI/THOR externals (filename, filepath, extension, filetype, md5, owner: the account name from the image's /etc/passwd) are defined")
+	fl.StringArrayVar(&f.rules, "rules", nil, "add YARA rules: a .yar/.yara file, a compiled rules file, or a directory of them (repeatable); LOKI/THOR externals (filename, filepath, extension, filetype, md5, owner: the account name, from the image's /etc/passwd or the NTFS owner SID) are defined")
 	fl.StringArrayVar(&f.iocs, "ioc", nil, "add IOC lists in LOKI's format as signature-base publishes them: hash-iocs.txt, filename-iocs.txt (Windows paths match NTFS files), c2-iocs.txt (servers searched in file contents), ... or a directory of them (repeatable)")
 	fl.StringVar(&f.maxFileSize, "max-file-size", "64MiB", "files larger than this are not content-scanned and are listed as skipped (e.g. 16MiB, 1GiB)")
 	fl.DurationVar(&f.timeout, "file-timeout", sweep.DefaultTimeout, "YARA time limit per file (at least 1s)")
@@ -48,7 +49,7 @@ type yaraSweeper struct {
 	progress *progress // the scan's status line; nil for none
 
 	mu     sync.Mutex
-	owners map[string]func(uint32) string // by image (volume name before '@')
+	owners map[string]func(*fsread.Meta) string // by image (volume name before '@')
 }
 
 // imageKey is the image part of a volume name: disk.img of disk.img@2.
@@ -62,7 +63,7 @@ func imageKey(volume string) string {
 // ownersOf maps uids to account names from the root's own /etc/passwd, as
 // LOKI and THOR define the YARA external 'owner' (a name, not a number);
 // a uid the file does not name stays a number.
-func ownersOf(fsys fsread.FS) func(uint32) string {
+func ownersOf(fsys fsread.FS) func(*fsread.Meta) string {
 	f, err := fsys.Open("etc/passwd")
 	if err != nil {
 		return nil
@@ -79,11 +80,14 @@ func ownersOf(fsys fsread.FS) func(uint32) string {
 			names[e.UID] = e.Name
 		}
 	}
-	return func(uid uint32) string {
-		if n, ok := names[uid]; ok {
+	return func(m *fsread.Meta) string {
+		if !m.HasOwner {
+			return ""
+		}
+		if n, ok := names[m.UID]; ok {
 			return n
 		}
-		return strconv.FormatUint(uint64(uid), 10)
+		return strconv.FormatUint(uint64(m.UID), 10)
 	}
 }
 
@@ -116,7 +120,7 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 	// so /home's files are named by the root's accounts.
 	s.mu.Lock()
 	if s.owners == nil {
-		s.owners = map[string]func(uint32) string{}
+		s.owners = map[string]func(*fsread.Meta) string{}
 	}
 	if mountPoint == "/" {
 		s.owners[imageKey(volume)] = ownersOf(fsys)
@@ -125,6 +129,10 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 		opts.Owner = s.owners[imageKey(volume)]
 	}
 	s.mu.Unlock()
+	// NTFS: the owner SID of each file, from the volume's $Secure.
+	if o, err := ntfsowner.Load(fsys); err == nil {
+		opts.Owner = o.Name
+	}
 	res, err := sweep.Run(ctx, fsys, opts)
 	if res == nil {
 		res = &sweep.Result{}

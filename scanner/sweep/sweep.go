@@ -78,9 +78,10 @@ type Options struct {
 	// '/'); an excluded directory is not descended. Excluded paths are not
 	// listed as skipped: the caller chose them.
 	Exclude func(p string, d fs.DirEntry) bool
-	// Owner names a numeric owner for the YARA external `owner`; nil uses
-	// the decimal uid.
-	Owner func(uid uint32) string
+	// Owner names a file's owner for the YARA external `owner` (LOKI and
+	// THOR give the account name: root, NT AUTHORITY\SYSTEM); nil uses
+	// the decimal uid where the filesystem records one.
+	Owner func(m *fsread.Meta) string
 	// Progress, when set, is called after every file from one goroutine.
 	Progress func(Progress)
 }
@@ -495,12 +496,11 @@ func (w *worker) vars(j job, osPath string, data []byte, md5hex string) yarascan
 		Filetype:  yarascan.Filetype(data),
 		MD5:       md5hex,
 	}
-	if j.meta.HasOwner {
-		if w.opts.Owner != nil {
-			v.Owner = w.opts.Owner(j.meta.UID)
-		} else {
-			v.Owner = strconv.FormatUint(uint64(j.meta.UID), 10)
-		}
+	switch {
+	case w.opts.Owner != nil:
+		v.Owner = w.opts.Owner(j.meta)
+	case j.meta.HasOwner:
+		v.Owner = strconv.FormatUint(uint64(j.meta.UID), 10)
 	}
 	return v
 }

@@ -364,11 +364,11 @@ func TestSweepUserRuleExternals(t *testing.T) {
 	for _, p := range []string{"opt/app/run.sh", "opt/other/run.sh", "opt/app/run.bash", "opt/app/sub/run.sh"} {
 		write(t, filepath.Join(root, p), body)
 	}
-	owner := func(uid uint32) string {
-		if uid == 0 {
+	owner := func(m *fsread.Meta) string {
+		if m.UID == 0 {
 			return "root"
 		}
-		return strconv.FormatUint(uint64(uid), 10)
+		return strconv.FormatUint(uint64(m.UID), 10)
 	}
 	if os.Getuid() != 0 {
 		t.Skip("needs root: the rule tests owner == \"root\" and the fixture files are owned by the test user")
