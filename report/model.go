@@ -142,12 +142,14 @@ type Finding struct {
 // InventoryItem is one thing that starts on this machine (or grants access
 // to it), judged or not: a cron entry, a unit, a key, a Run value.
 type InventoryItem struct {
-	Kind    string            `json:"kind"` // cron, systemd, rc, preload, ssh-key, account, run-key, service, task, ...
-	Volume  string            `json:"volume"`
-	Path    string            `json:"path"`
-	Line    int               `json:"line,omitempty"`
-	Summary string            `json:"summary"` // the command, key or value, one line
-	Fields  map[string]string `json:"fields,omitempty"`
+	Kind   string `json:"kind"`   // cron, systemd, rc, preload, ssh-key, account, run-key, service, task, ...
+	Volume string `json:"volume"` // the volume that stores the file
+	Path   string `json:"path"`   // as the running system saw it
+	// VolumePath is the file's path on Volume when it is not Path.
+	VolumePath string            `json:"volume_path,omitempty"`
+	Line       int               `json:"line,omitempty"`
+	Summary    string            `json:"summary"` // the command, key or value, one line
+	Fields     map[string]string `json:"fields,omitempty"`
 }
 
 // ScanError is something that could not be read or parsed. The report lists

@@ -512,9 +512,12 @@ func (t *tableWriter) inventory(title string, items []InventoryItem) {
 		t.printf("\n%s (%d)\n", truncate(clean(nonEmpty(k, "other")), t.width-12), len(groups[k]))
 		rows := make([][]string, 0, len(groups[k]))
 		for _, it := range groups[k] {
-			loc := clean(it.Volume) + ":" + clean(it.Path)
+			loc := clean(it.Volume) + ":" + clean(nonEmpty(it.VolumePath, it.Path))
 			if it.Line > 0 {
 				loc += ":" + strconv.Itoa(it.Line)
+			}
+			if it.VolumePath != "" {
+				loc += "\n(" + clean(it.Path) + ")"
 			}
 			summary := clean(it.Summary)
 			for _, key := range slices.Sorted(maps.Keys(it.Fields)) {

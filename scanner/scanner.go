@@ -229,7 +229,7 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				runCheck(ctx, t, c, sink.forCheck(c.Name(), t.Volume))
+				runCheck(ctx, t, c, sink.forCheck(c.Name(), t))
 			}(t, c)
 		}
 	}
@@ -282,8 +282,8 @@ type collector struct {
 	mu *sync.Mutex
 }
 
-func (c *collector) forCheck(name, volume string) *checkSink {
-	return &checkSink{c: c, check: name, volume: volume}
+func (c *collector) forCheck(name string, t *check.Target) *checkSink {
+	return &checkSink{c: c, check: name, volume: t.Volume, target: t}
 }
 
 // checkSink stamps what a check reports with the check's name and volume.
@@ -291,6 +291,7 @@ type checkSink struct {
 	c      *collector
 	check  string
 	volume string
+	target *check.Target
 }
 
 func (s *checkSink) Finding(f report.Finding) {
@@ -308,6 +309,11 @@ func (s *checkSink) Finding(f report.Finding) {
 func (s *checkSink) Inventory(it report.InventoryItem) {
 	if it.Volume == "" {
 		it.Volume = s.volume
+	}
+	// An item from a volume the root mounts (/home's authorized keys) is
+	// named by that volume, as findings are.
+	if it.Volume == s.volume && it.VolumePath == "" && len(s.target.Mounts) > 0 && it.Path != "" {
+		it.Volume, it.VolumePath = s.target.Place(it.Path)
 	}
 	s.c.mu.Lock()
 	s.c.r.Inventory = append(s.c.r.Inventory, it)

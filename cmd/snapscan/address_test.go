@@ -23,6 +23,14 @@ func TestEveryFindingAddressOpensItsFile(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := img(t, name)
 			r := scanJSON(t, p)
+			// Inventory items (SSH keys are always listed) are named the
+			// same way: their address opens the file they were read from.
+			for _, it := range r.Inventory {
+				ev := report.Evidence{Volume: it.Volume, Path: it.Path, VolumePath: it.VolumePath}
+				if _, errs, code := run(t, "cat", report.Address(p, &ev)); code != exitOK {
+					t.Errorf("inventory %s %s: cat %s: exit %d %s", it.Kind, it.Path, report.Address(p, &ev), code, errs)
+				}
+			}
 			for _, f := range r.Findings {
 				ev := f.Evidence
 				if ev.Path == "" || ev.Volume == "" {

@@ -35,6 +35,14 @@ type Target struct {
 	MountPoint string
 }
 
+// Place names the volume that stores the file at osPath (as the OS sees
+// it, links followed) and its path there when that differs: for what a
+// check reports without reading through ReadFile (inventory items).
+func (t *Target) Place(osPath string) (volume, volPath string) {
+	p := "/" + Clean(osPath)
+	return t.place(Clean(osPath), p, nil)
+}
+
 // place names where name is stored: the volume and, when it differs from
 // the path the OS used (a mount, a symbolic link), the path on that volume.
 // m is name's metadata; a symbolic link's own metadata places the link.
