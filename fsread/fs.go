@@ -169,6 +169,48 @@ func (t *treeFS[N]) meta(n N, name string) (m *Meta, err error) {
 	return m, nil
 }
 
+// placer is a Backend that composes other filesystems (Mount): it says
+// which one, by mount point, stores a node and under what path.
+type placer[N comparable] interface {
+	place(n N) (mountPoint, inner string)
+}
+
+// Locate tells where the file name (links followed, as Open and Stat do)
+// is stored: the mount point of the volume that holds it in a composed
+// tree ("/" for the root volume, and for any FS that is not a Mount), and
+// its path on that volume in io/fs form, free of symbolic links. Inode
+// numbers repeat across volumes: evidence names the volume Locate gives,
+// so that an analyst opening that volume finds the same inode.
+func Locate(fsys FS, name string) (mountPoint, inner string, err error) {
+	if l, ok := fsys.(interface {
+		locate(string) (string, string, error)
+	}); ok {
+		return l.locate(name)
+	}
+	return realLocation(fsys, name)
+}
+
+func realLocation(fsys fs.ReadLinkFS, name string) (string, string, error) {
+	real, err := RealPath(fsys, name)
+	if err != nil {
+		return "", "", err
+	}
+	return "/", real, nil
+}
+
+func (t *treeFS[N]) locate(name string) (string, string, error) {
+	p, ok := any(t.b).(placer[N])
+	if !ok {
+		return realLocation(t, name)
+	}
+	n, err := t.resolve(name, true)
+	if err != nil {
+		return "", "", t.wrap("locate", name, err)
+	}
+	mp, inner := p.place(n)
+	return mp, inner, nil
+}
+
 func (t *treeFS[N]) Stat(name string) (fs.FileInfo, error) {
 	n, err := t.resolve(name, true)
 	if err != nil {

@@ -32,6 +32,10 @@ type Meta struct {
 
 	HasOwner bool
 	UID, GID uint32
+	// SecurityID is an NTFS file's security id ($STANDARD_INFORMATION):
+	// its owner is in the volume's $Secure (fsread/ntfsowner). Zero
+	// elsewhere.
+	SecurityID uint32
 
 	// Times are UTC; a zero time means the filesystem keeps no such stamp.
 	Mtime, Atime, Ctime, Btime time.Time

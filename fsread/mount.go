@@ -16,7 +16,7 @@ func Mount(root FS, mounts map[string]FS) FS {
 	if len(mounts) == 0 {
 		return root
 	}
-	mb := &mountBackend{fss: []FS{root}, at: map[string]int{}}
+	mb := &mountBackend{fss: []FS{root}, points: []string{"/"}, at: map[string]int{}}
 	points := make([]string, 0, len(mounts))
 	for p := range mounts {
 		points = append(points, p)
@@ -29,6 +29,7 @@ func Mount(root FS, mounts map[string]FS) FS {
 		}
 		mb.at[clean] = len(mb.fss)
 		mb.fss = append(mb.fss, mounts[p])
+		mb.points = append(mb.points, "/"+clean)
 	}
 	return NewFS[mountNode](mb, root.String()+" with "+strings.Join(points, ", ")+" mounted")
 }
@@ -42,9 +43,16 @@ type mountNode struct {
 }
 
 type mountBackend struct {
-	fss []FS
-	at  map[string]int // mount point (io/fs form) -> index in fss
+	fss    []FS
+	points []string       // mount point of fss[i], "/" for the root
+	at     map[string]int // mount point (io/fs form) -> index in fss
 }
+
+// place is where n is stored: the mount point of its volume and its path
+// there. Paths in a mountNode are free of symbolic links (the tree's
+// resolver followed them), so the path opens the same file on the volume
+// alone.
+func (m *mountBackend) place(n mountNode) (string, string) { return m.points[n.fs], n.path }
 
 func (m *mountBackend) Root() mountNode { return mountNode{0, ".", "."} }
 

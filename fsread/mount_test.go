@@ -58,4 +58,39 @@ func TestMountComposesVolumesAndResolvesLinksAcrossThem(t *testing.T) {
 	if len(walked) != 2 {
 		t.Errorf("walk saw %v, want etc/passwd and the authorized_keys", walked)
 	}
+
+	// Evidence names the volume that stores the file and its path there.
+	for _, tc := range []struct{ path, mp, inner string }{
+		{"home/alice/.ssh/authorized_keys", "/home", "alice/.ssh/authorized_keys"},
+		{"home/alice/pw", "/", "etc/passwd"}, // the link's target is on the root
+		{"etc/passwd", "/", "etc/passwd"},
+		{"home", "/home", "."},
+		{".", "/", "."},
+	} {
+		mp, inner, err := fsread.Locate(fsys, tc.path)
+		if err != nil || mp != tc.mp || inner != tc.inner {
+			t.Errorf("Locate(%s) = %q %q %v, want %q %q", tc.path, mp, inner, err, tc.mp, tc.inner)
+		}
+		// The address opens the same bytes on the volume alone.
+		vol := root
+		if tc.mp == "/home" {
+			vol = home
+		}
+		a, errA := fs.Stat(fsys, tc.path)
+		b, errB := fs.Stat(vol, inner)
+		if errA != nil || errB != nil || fsread.MetaOf(a).Inode != fsread.MetaOf(b).Inode {
+			t.Errorf("%s: inode through the mount %v %v, on its volume %v %v", tc.path, a, errA, b, errB)
+		}
+	}
+	if _, _, err := fsread.Locate(fsys, "home/nobody"); err == nil {
+		t.Error("Locate of a missing file: no error")
+	}
+	// Outside a Mount the volume is the FS itself; links are resolved.
+	if mp, inner, err := fsread.Locate(home, "alice/pw"); err == nil || mp != "" {
+		// alice/pw points at /etc/passwd, absent on the home volume alone
+		t.Errorf("Locate on the bare home volume of a dangling link: %q %q %v", mp, inner, err)
+	}
+	if mp, inner, err := fsread.Locate(home, "alice/.ssh/authorized_keys"); err != nil || mp != "/" || inner != "alice/.ssh/authorized_keys" {
+		t.Errorf("Locate on a bare volume: %q %q %v", mp, inner, err)
+	}
 }

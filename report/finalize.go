@@ -21,9 +21,13 @@ import (
 // evidence) is kept and the YARA matches of both are merged.
 func Finalize(r *Report) {
 	r.Schema = SchemaVersion
+	// Checks stamp ids from the volume's name; here the volume's identity
+	// (UUID) is known. An id set otherwise (a report read back) is kept.
+	keys := VolumeKeys(r)
 	for i := range r.Findings {
-		if r.Findings[i].ID == "" {
-			r.Findings[i].ID = FindingID(&r.Findings[i])
+		f := &r.Findings[i]
+		if f.ID == "" || f.ID == FindingID(f) {
+			f.ID = IDIn(keys, f)
 		}
 	}
 	slices.SortStableFunc(r.Findings, compareFindings)

@@ -80,16 +80,18 @@ func TestFinalizeDedupeAndIDs(t *testing.T) {
 	if r.Findings[2].ID != "SNAP-preset00000" {
 		t.Errorf("preset id replaced by %q", r.Findings[2].ID)
 	}
-	// The id depends on rule, volume, path, line and key, and on nothing else.
-	a := Finding{Rule: "r", Title: "one", Severity: Low, Evidence: Evidence{Volume: "v", Path: "/p", Line: 3, Match: "x"}}
+	// The id depends on rule, the volume's place or identity, path, line
+	// and key, and on nothing else: not on the image's file name.
+	a := Finding{Rule: "r", Title: "one", Severity: Low, Evidence: Evidence{Volume: "v.img@1", Path: "/p", Line: 3, Match: "x"}}
 	b := a
 	b.Title, b.Severity, b.Evidence.Match = "two", Critical, "y"
+	b.Evidence.Volume = "golden-build42.img@1"
 	if FindingID(&a) != FindingID(&b) {
-		t.Error("FindingID depends on title, severity or match")
+		t.Error("FindingID depends on title, severity, match or the image's name")
 	}
 	for _, change := range []func(*Finding){
 		func(f *Finding) { f.Rule = "s" },
-		func(f *Finding) { f.Evidence.Volume = "w" },
+		func(f *Finding) { f.Evidence.Volume = "v.img@2" },
 		func(f *Finding) { f.Evidence.Path = "/q" },
 		func(f *Finding) { f.Evidence.Line = 4 },
 		func(f *Finding) { f.Evidence.Key = "k" },
@@ -99,6 +101,31 @@ func TestFinalizeDedupeAndIDs(t *testing.T) {
 		if FindingID(&c) == FindingID(&a) {
 			t.Errorf("FindingID ignores a change: %+v", c)
 		}
+	}
+	// In a report, the filesystem UUID, else the partition GUID, names the
+	// volume: the same partition moved to another place keeps its ids.
+	for _, tc := range []struct {
+		name   string
+		v1, v2 Volume
+		same   bool
+	}{
+		{"fs uuid, other place", Volume{Name: "a.img@1", UUID: "U1"}, Volume{Name: "b.img@3", UUID: "u1"}, true},
+		{"part guid, other place", Volume{Name: "a.img@1", PartUUID: "G"}, Volume{Name: "b.img@2", PartUUID: "G"}, true},
+		{"other fs uuid", Volume{Name: "a.img@1", UUID: "U1"}, Volume{Name: "a.img@1", UUID: "U2"}, false},
+		{"place only", Volume{Name: "a.img@1"}, Volume{Name: "b.img@1"}, true},
+		{"place only, other index", Volume{Name: "a.img@1"}, Volume{Name: "a.img@2"}, false},
+	} {
+		ida := IDIn(VolumeKeys(&Report{Volumes: []Volume{tc.v1}}), &Finding{Rule: "r", Evidence: Evidence{Volume: tc.v1.Name, Path: "/p"}})
+		idb := IDIn(VolumeKeys(&Report{Volumes: []Volume{tc.v2}}), &Finding{Rule: "r", Evidence: Evidence{Volume: tc.v2.Name, Path: "/p"}})
+		if (ida == idb) != tc.same {
+			t.Errorf("%s: ids %s %s, want same=%v", tc.name, ida, idb, tc.same)
+		}
+	}
+	// Two volumes sharing a UUID (a cloned partition) are told apart.
+	twins := &Report{Volumes: []Volume{{Name: "a.img@1", UUID: "U"}, {Name: "a.img@2", UUID: "U"}}}
+	keys := VolumeKeys(twins)
+	if keys["a.img@1"] == keys["a.img@2"] {
+		t.Errorf("twin volumes share key %q", keys["a.img@1"])
 	}
 }
 

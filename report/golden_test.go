@@ -22,6 +22,8 @@ func TestGolden(t *testing.T) {
 	}{
 		{"table", WriteOptions{Inventory: true}, "sample.table.golden"},
 		{"table", WriteOptions{Width: 80}, "sample.table80.golden"},
+		{"table", WriteOptions{Width: 200}, "sample.table200.golden"},
+		{"table", WriteOptions{Width: 80, Color: true}, "sample.table80-color.golden"},
 		{"json", WriteOptions{}, "sample.json.golden"},
 		{"sarif", WriteOptions{}, "sample.sarif.golden"},
 	}

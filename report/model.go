@@ -55,9 +55,17 @@ func (s *Severity) UnmarshalText(b []byte) error {
 // Evidence is what an analyst needs to find, verify and preserve the thing a
 // finding is about, without re-running the scan.
 type Evidence struct {
+	// Volume is the volume that stores the file (for a file reached
+	// through an fstab mount, the mounted volume, not the root's), and
+	// Inode its inode there: IMAGE@VOLUME:/VOLUME_PATH opens this file.
 	Volume string `json:"volume"`
-	Path   string `json:"path"`
-	Inode  uint64 `json:"inode,omitempty"`
+	// Path is the file's path as the running system saw it (/home/bob/x
+	// when /home is mounted from another volume).
+	Path string `json:"path"`
+	// VolumePath is the file's path on Volume when it is not Path (the
+	// volume is mounted below /, or Path goes through a symbolic link).
+	VolumePath string `json:"volume_path,omitempty"`
+	Inode      uint64 `json:"inode,omitempty"`
 	// Owner fields are absent where the filesystem has no numeric owner.
 	UID   *uint32    `json:"uid,omitempty"`
 	GID   *uint32    `json:"gid,omitempty"`
@@ -79,6 +87,19 @@ type Evidence struct {
 	Key string `json:"key,omitempty"`
 	// LinkTarget is set when the path is a symbolic link.
 	LinkTarget string `json:"link_target,omitempty"`
+	// Binary: the content read is not text (a NUL byte in its first 8000
+	// bytes, git's test), so it is placed by byte offsets, not lines.
+	Binary bool `json:"binary,omitempty"`
+}
+
+// Where is the file's address inside its volume, VOLUME:/PATH, what
+// 'snapscan cat IMAGE@...' takes after the image.
+func (e *Evidence) Where() string {
+	p := e.VolumePath
+	if p == "" {
+		p = e.Path
+	}
+	return e.Volume + ":" + p
 }
 
 // RuleMatch is one YARA rule that matched a file, with where it matched.
@@ -93,7 +114,9 @@ type RuleMatch struct {
 type StringMatch struct {
 	Name   string `json:"name"`
 	Offset uint64 `json:"offset"`
-	Data   string `json:"data"` // printable, truncated
+	// Line is the 1-based line of Offset in a text file, 0 in a binary.
+	Line int    `json:"line,omitempty"`
+	Data string `json:"data"` // printable, truncated
 }
 
 // Finding is one verdict: something on the image an analyst should look at.
@@ -119,12 +142,14 @@ type Finding struct {
 // InventoryItem is one thing that starts on this machine (or grants access
 // to it), judged or not: a cron entry, a unit, a key, a Run value.
 type InventoryItem struct {
-	Kind    string            `json:"kind"` // cron, systemd, rc, preload, ssh-key, account, run-key, service, task, ...
-	Volume  string            `json:"volume"`
-	Path    string            `json:"path"`
-	Line    int               `json:"line,omitempty"`
-	Summary string            `json:"summary"` // the command, key or value, one line
-	Fields  map[string]string `json:"fields,omitempty"`
+	Kind   string `json:"kind"`   // cron, systemd, rc, preload, ssh-key, account, run-key, service, task, ...
+	Volume string `json:"volume"` // the volume that stores the file
+	Path   string `json:"path"`   // as the running system saw it
+	// VolumePath is the file's path on Volume when it is not Path.
+	VolumePath string            `json:"volume_path,omitempty"`
+	Line       int               `json:"line,omitempty"`
+	Summary    string            `json:"summary"` // the command, key or value, one line
+	Fields     map[string]string `json:"fields,omitempty"`
 }
 
 // ScanError is something that could not be read or parsed. The report lists
@@ -142,4 +167,21 @@ type Skipped struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
 	Reason string `json:"reason"`
+}
+
+// Address is the file's address for the analyst commands ('snapscan cat',
+// 'stat'): IMAGE@VOLUME:/PATH with image the path the scan was given.
+// Volume names start with the image's base name (disk.img@2).
+func Address(image string, e *Evidence) string {
+	vol := strings.TrimPrefix(e.Volume, baseName(image))
+	return image + vol + strings.TrimPrefix(e.Where(), e.Volume)
+}
+
+// baseName is the last element of an image path, '/' or '\' separated
+// (reports are read on other systems than the one that wrote them).
+func baseName(image string) string {
+	if i := strings.LastIndexAny(image, `/\`); i >= 0 {
+		return image[i+1:]
+	}
+	return image
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -46,8 +47,11 @@ type Volume struct {
 	Filesystem string `json:"filesystem"`
 	Label      string `json:"label,omitempty"`
 	UUID       string `json:"uuid,omitempty"`
-	Scanned    bool   `json:"scanned"`
-	Reason     string `json:"reason,omitempty"` // why not scanned
+	// PartUUID is the GPT partition GUID: with UUID, what identifies the
+	// volume in finding ids whatever the image file is called.
+	PartUUID string `json:"partition_uuid,omitempty"`
+	Scanned  bool   `json:"scanned"`
+	Reason   string `json:"reason,omitempty"` // why not scanned
 	// Truncated: the image ends before this volume does.
 	Truncated bool `json:"truncated,omitempty"`
 	// HoldsVolumes: an LVM physical volume read through the logical
@@ -107,11 +111,84 @@ type Stats struct {
 	FindingsInBaseline int `json:"findings_in_baseline,omitempty"`
 }
 
-// FindingID derives the stable id of a finding: the same rule on the same
-// file and line of the same volume gives the same id in every scan.
-func FindingID(f *Finding) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d\x00%s", f.Rule, f.Evidence.Volume, f.Evidence.Path, f.Evidence.Line, f.Evidence.Key)))
+// FindingID derives the stable id of a finding from what it is: its rule,
+// the identity of the volume that stores the file, the path, line and key.
+// Never from the image's file name or folder: the same golden image built
+// as golden-build42.img in another directory gives the same ids, so that
+// baselines, suppressions and SARIF fingerprints follow it. Without the
+// report, the volume is known by its place in the image (@2, @vg/lv, or
+// the whole image); IDIn uses the volume's UUID when the report has it.
+func FindingID(f *Finding) string { return findingID(f, placeKey(f.Evidence.Volume)) }
+
+func findingID(f *Finding, volumeKey string) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("v2\x00%s\x00%s\x00%s\x00%d\x00%s", f.Rule, volumeKey, f.Evidence.Path, f.Evidence.Line, f.Evidence.Key)))
 	return "SNAP-" + hex.EncodeToString(h[:6])
+}
+
+// placeKey is a volume's identity from its name alone: what follows the
+// image's base name ("@2", "@vg/root"), "" for a bare filesystem. Volume
+// group and LV names cannot hold '@'; an image name may.
+func placeKey(volume string) string {
+	if i := strings.LastIndexByte(volume, '@'); i >= 0 {
+		return "at:" + volume[i+1:]
+	}
+	return "at:"
+}
+
+// VolumeKeys gives each volume of r its identity for finding ids: the
+// filesystem UUID, else the GPT partition GUID, else its place in the
+// image. A UUID two volumes share (a cloned partition) identifies neither.
+func VolumeKeys(r *Report) map[string]string {
+	count := map[string]int{}
+	for _, v := range r.Volumes {
+		count["fs:"+strings.ToLower(v.UUID)]++
+		count["part:"+strings.ToLower(v.PartUUID)]++
+	}
+	keys := make(map[string]string, len(r.Volumes))
+	for _, v := range r.Volumes {
+		fsKey, partKey := "fs:"+strings.ToLower(v.UUID), "part:"+strings.ToLower(v.PartUUID)
+		switch {
+		case v.UUID != "" && count[fsKey] == 1:
+			keys[v.Name] = fsKey
+		case v.PartUUID != "" && count[partKey] == 1:
+			keys[v.Name] = partKey
+		default:
+			keys[v.Name] = placeKey(v.Name)
+		}
+	}
+	return keys
+}
+
+// IDIn is f's id in report r, whose volumes give their identities.
+func IDIn(keys map[string]string, f *Finding) string {
+	if k, ok := keys[f.Evidence.Volume]; ok {
+		return findingID(f, k)
+	}
+	return FindingID(f)
+}
+
+// LegacyIDs are the ids f had before ids named volume identities (report
+// schema 1.0, snapscan before 2026-12): computed from the volume name, which
+// holds the image's base name. A file under an fstab mount was named by
+// the root's volume (checks) or by its path on its own volume (sweep).
+// Suppression files and baselines written then still match through them.
+func LegacyIDs(r *Report, f *Finding) []string {
+	old := func(volume, path string) string {
+		h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d\x00%s", f.Rule, volume, path, f.Evidence.Line, f.Evidence.Key)))
+		return "SNAP-" + hex.EncodeToString(h[:6])
+	}
+	ids := []string{old(f.Evidence.Volume, f.Evidence.Path)}
+	if f.Evidence.VolumePath != "" {
+		ids = append(ids, old(f.Evidence.Volume, f.Evidence.VolumePath))
+	}
+	for _, t := range r.Targets {
+		for _, v := range t.Mounts {
+			if v == f.Evidence.Volume {
+				ids = append(ids, old(t.Volume, f.Evidence.Path))
+			}
+		}
+	}
+	return ids
 }
 
 // Max returns the highest severity among the findings, and false if there

@@ -80,7 +80,7 @@ func sampleReport() *Report {
 				Technique: "T1496", TechniqueName: "Resource Hijacking", Family: "XMRig",
 				Evidence: Evidence{Volume: root, Path: "/var/tmp/.ICE-unix/.../very/deeply/nested/directory/structure/that/goes/on/and/on/kdevtmpfsi-renamed-to-look-like-a-kernel-thread",
 					Inode: 1048577, UID: ptr(uint32(1001)), GID: ptr(uint32(1001)), Mode: "-rwxr-xr-x", Size: 2437120,
-					SHA256: "5f4dcc3b5aa765d61d8327deb882cf995f4dcc3b5aa765d61d8327deb882cf99", MD5: "5f4dcc3b5aa765d61d8327deb882cf99"},
+					SHA256: "5f4dcc3b5aa765d61d8327deb882cf995f4dcc3b5aa765d61d8327deb882cf99", MD5: "5f4dcc3b5aa765d61d8327deb882cf99", Binary: true},
 				Matches: []RuleMatch{{Rule: "XMRig_Miner", Tags: []string{"miner", "linux"}, Source: "embedded", Strings: []StringMatch{
 					{Name: "$donate", Offset: 0x1f2a0, Data: "--donate-level"}, {Name: "$pool", Offset: 0x20010, Data: "stratum+tcp://pool.minexmr.com:4444"},
 				}}},
@@ -89,7 +89,7 @@ func sampleReport() *Report {
 			{
 				Rule: "windows.run-key", Check: "runkeys", Title: "Run key starts PowerShell from a user-writable place", Severity: Medium,
 				Technique: "T1547.001", TechniqueName: "Boot or Logon Autostart Execution: Registry Run Keys / Startup Folder",
-				Evidence: Evidence{Volume: win, Path: "/Windows/System32/config/SOFTWARE", Inode: 4242, Size: 67108864,
+				Evidence: Evidence{Volume: win, Path: "/Windows/System32/config/SOFTWARE", Inode: 4242, Size: 67108864, Binary: true,
 					Key:   `HKLM\Software\Microsoft\Windows\CurrentVersion\Run\Updater`,
 					Match: "powershell -w hidden -ep bypass -f C:\\ProgramData\\upd\\run.ps1 \u202eexe.txt\xff"},
 				Remediation: `Delete the value "Updater" from HKLM\Software\Microsoft\Windows\CurrentVersion\Run (offline: with hivexregedit) after preserving the hive.`,

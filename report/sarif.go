@@ -56,9 +56,17 @@ type sarifLog struct {
 type sarifRun struct {
 	Tool               sarifTool                        `json:"tool"`
 	Invocations        []sarifInvocation                `json:"invocations"`
+	AutomationDetails  *sarifAutomationDetails          `json:"automationDetails,omitempty"`
 	OriginalURIBaseIDs map[string]sarifArtifactLocation `json:"originalUriBaseIds,omitempty"`
 	Results            []sarifResult                    `json:"results"`
 	Properties         map[string]any                   `json:"properties,omitempty"`
+}
+
+// sarifAutomationDetails names the analysis: GitHub keeps one set of
+// alerts per id ("category"), so images uploaded side by side need their
+// own.
+type sarifAutomationDetails struct {
+	ID string `json:"id"`
 }
 
 type sarifTool struct {
@@ -78,12 +86,19 @@ type sarifMessage struct {
 
 type sarifRule struct {
 	ID                   string         `json:"id"`
+	Name                 string         `json:"name,omitempty"`
 	ShortDescription     sarifMessage   `json:"shortDescription"`
 	FullDescription      *sarifMessage  `json:"fullDescription,omitempty"`
-	Help                 *sarifMessage  `json:"help,omitempty"`
+	Help                 *sarifHelp     `json:"help,omitempty"`
 	HelpURI              string         `json:"helpUri,omitempty"`
 	DefaultConfiguration sarifRuleConf  `json:"defaultConfiguration"`
 	Properties           map[string]any `json:"properties"`
+}
+
+// sarifHelp is a multiformatMessageString: GitHub shows the markdown.
+type sarifHelp struct {
+	Text     string `json:"text"`
+	Markdown string `json:"markdown,omitempty"`
 }
 
 type sarifRuleConf struct {
@@ -137,12 +152,25 @@ type sarifNotification struct {
 	Properties map[string]any  `json:"properties,omitempty"`
 }
 
-// WriteSARIF writes r as a SARIF 2.1.0 log with one run. Each distinct
-// finding rule is a reporting descriptor; each finding is a result located
-// by its image path relative to its volume (uriBaseId = volume name); scan
+// WriteSARIF writes r as a SARIF 2.1.0 log with one run, for GitHub code
+// scanning and the SARIF tools. Each rule with results is one reporting
+// descriptor described in general (DescribeRule: its name, descriptions,
+// manual steps, default severity and ATT&CK techniques), never from one
+// finding; each finding is a result with its own level, located by its path
+// on the volume that stores it (uriBaseId: that volume, given a base URI
+// by its identity in originalUriBaseIds), with a line or byte offset. Scan
 // errors, unscanned volumes and skipped files are tool execution
 // notifications, so that a consumer sees what was not examined.
-func WriteSARIF(w io.Writer, r *Report) error {
+func WriteSARIF(w io.Writer, r *Report) error { return writeSARIF(w, r, "") }
+
+// WriteSARIFCategory is WriteSARIF with the analysis category
+// (automationDetails.id, GitHub's upload "category") given: "" derives it
+// from the image's name.
+func WriteSARIFCategory(w io.Writer, r *Report, category string) error {
+	return writeSARIF(w, r, category)
+}
+
+func writeSARIF(w io.Writer, r *Report, category string) error {
 	r = prepared(r)
 	run := sarifRun{
 		Tool:    sarifTool{Driver: sarifDriver{Name: toolName(r), Version: r.Version, Rules: []sarifRule{}}},
@@ -152,43 +180,77 @@ func WriteSARIF(w io.Writer, r *Report) error {
 		run.Tool.Driver.SemanticVersion = strings.TrimPrefix(r.Version, "v")
 	}
 
-	ruleIndex := map[string]int{}
-	// Rules are listed sorted by id; a rule's default level is that of its
-	// most severe finding.
+	// Rules are listed sorted by id. A rule the catalogue does not know
+	// (a report from elsewhere) is described by its id and takes the
+	// highest severity among its results.
 	var ruleIDs []string
-	first := map[string]*Finding{}
+	highest := map[string]Severity{}
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		if f.Rule == "" { // SARIF needs a rule id; prepared() copied the findings
 			f.Rule = "unknown"
 		}
-		if g, ok := first[f.Rule]; !ok || f.Severity > g.Severity {
+		if s, ok := highest[f.Rule]; !ok || f.Severity > s {
 			if !ok {
 				ruleIDs = append(ruleIDs, f.Rule)
 			}
-			first[f.Rule] = f
+			highest[f.Rule] = f.Severity
 		}
 	}
 	slices.Sort(ruleIDs)
+	ruleIndex := map[string]int{}
 	for i, id := range ruleIDs {
 		ruleIndex[id] = i
-		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRuleFor(first[id]))
+		info, ok := DescribeRule(id)
+		if !ok {
+			info = RuleInfo{ID: id, Name: RuleName(id), Short: "snapscan rule " + id, Severity: highest[id],
+				Full: "Findings of rule " + id + ", which this snapscan's rule catalogue does not describe; each result's message says what was found.",
+				Help: "Follow each result's remediation property; snapscan only detects and never changes the image."}
+			for j := range r.Findings {
+				if f := &r.Findings[j]; f.Rule == id && f.Technique != "" {
+					info.Technique = f.Technique
+					break
+				}
+			}
+		}
+		for j := range r.Findings {
+			if f := &r.Findings[j]; info.TechniqueName == "" && f.Rule == id && f.Technique == info.Technique {
+				info.TechniqueName = f.TechniqueName
+			}
+		}
+		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRuleFor(info))
 	}
 
+	keys := VolumeKeys(r)
 	bases := map[string]sarifArtifactLocation{}
+	addBase := func(volume, description string) string {
+		id := uriBaseID(volume)
+		if _, ok := bases[id]; !ok {
+			key, ok := keys[volume]
+			if !ok {
+				key = placeKey(volume)
+			}
+			bases[id] = sarifArtifactLocation{URI: volumeBaseURI(key), Description: &sarifMessage{Text: description}}
+		}
+		return id
+	}
 	for _, v := range r.Volumes {
-		bases[v.Name] = sarifArtifactLocation{Description: &sarifMessage{Text: volumeDescription(v)}}
+		addBase(v.Name, volumeDescription(v))
 	}
 	for i := range r.Findings {
 		f := &r.Findings[i]
-		if _, ok := bases[f.Evidence.Volume]; !ok && f.Evidence.Volume != "" {
-			bases[f.Evidence.Volume] = sarifArtifactLocation{Description: &sarifMessage{Text: "volume " + f.Evidence.Volume}}
+		if f.Evidence.Volume != "" {
+			addBase(f.Evidence.Volume, "volume "+f.Evidence.Volume)
 		}
 		run.Results = append(run.Results, sarifResultFor(f, ruleIndex[f.Rule]))
 	}
 	if len(bases) > 0 {
 		run.OriginalURIBaseIDs = bases
 	}
+	if category == "" {
+		category = defaultCategory(r)
+	}
+	run.AutomationDetails = &sarifAutomationDetails{ID: category}
 
 	run.Invocations = []sarifInvocation{sarifInvocationFor(r)}
 	run.Properties = map[string]any{"image": r.Image, "schema": r.Schema}
@@ -215,6 +277,54 @@ func WriteSARIF(w io.Writer, r *Report) error {
 	return enc.Encode(sarifLog{Schema: SARIFSchemaURI, Version: "2.1.0", Runs: []sarifRun{run}})
 }
 
+// uriBaseID names a volume in artifact locations by its place in the image
+// (VOLUME_2, VOLUME_vg_root; VOLUME for a bare filesystem), never by the
+// image's file name: GitHub matches alerts across uploads by location.
+func uriBaseID(volume string) string {
+	short := strings.TrimPrefix(placeKey(volume), "at:")
+	if short == "" {
+		return "VOLUME"
+	}
+	return "VOLUME_" + strings.Map(func(r rune) rune {
+		if r < 0x80 && (r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '_'
+	}, short)
+}
+
+// volumeBaseURI is the absolute base URI of a volume's files, from its
+// identity (filesystem UUID, partition GUID or place): the same volume
+// gets the same base in every scan, whatever the image is called.
+func volumeBaseURI(key string) string {
+	kind, val, _ := strings.Cut(key, ":")
+	if val == "" {
+		val = "whole-image"
+	}
+	return "snapscan://volume/" + kind + "/" + url.PathEscape(val) + "/"
+}
+
+// defaultCategory is automationDetails.id when none is given: one analysis
+// per image name ("snapscan/golden/"), so that several images upload side
+// by side. CI that names images per build should give a fixed category
+// (the upload action's 'category' input, or WriteSARIFCategory).
+func defaultCategory(r *Report) string {
+	name := baseName(r.Image)
+	for _, ext := range []string{".gz", ".img", ".raw", ".qcow2", ".vhdx", ".vhd", ".vpc", ".vmdk"} {
+		name = strings.TrimSuffix(name, ext)
+	}
+	name = strings.Map(func(r rune) rune {
+		if r == '/' || r < 0x20 || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, name)
+	if name == "" {
+		name = "image"
+	}
+	return "snapscan/" + name + "/"
+}
+
 var semverRE = regexp.MustCompile(`^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
 
 var techniqueRE = regexp.MustCompile(`^T(\d{4})(?:\.(\d{3}))?$`)
@@ -238,33 +348,57 @@ func attackURL(t string) string {
 	return "https://attack.mitre.org/techniques/T" + m[1] + "/" + m[2] + "/"
 }
 
-func sarifRuleFor(f *Finding) sarifRule {
+// maxRuleTags is what GitHub displays of a rule's tags (it accepts 20).
+const maxRuleTags = 10
+
+func sarifRuleFor(ri RuleInfo) sarifRule {
 	rule := sarifRule{
-		ID:                   f.Rule,
-		ShortDescription:     sarifMessage{Text: nonEmpty(f.Title, f.Rule)},
-		HelpURI:              attackURL(f.Technique),
-		DefaultConfiguration: sarifRuleConf{Level: sarifLevel(f.Severity)},
+		ID:                   ri.ID,
+		Name:                 nonEmpty(ri.Name, RuleName(ri.ID)),
+		ShortDescription:     sarifMessage{Text: nonEmpty(ri.Short, ri.ID)},
+		HelpURI:              attackURL(ri.Technique),
+		DefaultConfiguration: sarifRuleConf{Level: sarifLevel(ri.Severity)},
 	}
-	if f.Description != "" {
-		rule.FullDescription = &sarifMessage{Text: f.Description}
+	if ri.Full != "" {
+		rule.FullDescription = &sarifMessage{Text: ri.Full}
 	}
-	if f.Remediation != "" {
-		rule.Help = &sarifMessage{Text: f.Remediation}
+	techniques := []string{}
+	for _, t := range append([]string{ri.Technique}, ri.Tags...) {
+		if t != "" && !slices.Contains(techniques, t) {
+			techniques = append(techniques, t)
+		}
+	}
+	if ri.Help != "" || len(techniques) > 0 {
+		var md strings.Builder
+		if ri.Full != "" {
+			md.WriteString(ri.Full + "\n\n")
+		}
+		if ri.Help != "" {
+			md.WriteString("**Manual steps** (snapscan only detects; it never changes the image): " + ri.Help + "\n")
+		}
+		for _, t := range techniques {
+			if u := attackURL(t); u != "" {
+				fmt.Fprintf(&md, "\nMITRE ATT&CK: [%s](%s)", t, u)
+			}
+		}
+		rule.Help = &sarifHelp{Text: nonEmpty(ri.Help, nonEmpty(ri.Full, ri.Short)), Markdown: strings.TrimSpace(md.String())}
 	}
 	tags := []string{"security", "mitre-attack"}
-	if f.Technique != "" {
-		tags = append(tags, f.Technique)
-	}
-	if f.Check != "" {
-		tags = append(tags, "check:"+f.Check)
+	for _, t := range techniques {
+		if len(tags) < maxRuleTags {
+			tags = append(tags, t)
+		}
 	}
 	props := map[string]any{
 		"tags":              tags,
-		"security-severity": securitySeverity[f.Severity],
-		"technique":         f.Technique,
+		"security-severity": securitySeverity[ri.Severity],
+		"severity":          ri.Severity.String(),
 	}
-	if f.TechniqueName != "" {
-		props["techniqueName"] = f.TechniqueName
+	if ri.Technique != "" {
+		props["technique"] = ri.Technique
+		if ri.TechniqueName != "" {
+			props["techniqueName"] = ri.TechniqueName
+		}
 	}
 	rule.Properties = props
 	return rule
@@ -295,16 +429,17 @@ func sarifResultFor(f *Finding, ruleIndex int) sarifResult {
 		Message:             sarifMessage{Text: msg},
 		PartialFingerprints: map[string]string{FingerprintKey: f.ID},
 	}
-	if loc, ok := sarifLocationFor(f.Evidence.Volume, f.Evidence.Path, f.Evidence.Line); ok {
-		if loc.PhysicalLocation.Region == nil && f.Evidence.Size > 0 {
-			loc.PhysicalLocation.Region = &sarifRegion{ByteOffset: new(int64), ByteLength: f.Evidence.Size}
-		}
+	if loc, ok := sarifLocationFor(f.Evidence.Volume, volumePath(&f.Evidence), 0); ok {
+		loc.PhysicalLocation.Region = regionFor(f)
 		res.Locations = []sarifLocation{loc}
 	}
 	props := map[string]any{
-		"severity": f.Severity.String(),
-		"check":    f.Check,
-		"evidence": f.Evidence,
+		"severity":          f.Severity.String(),
+		"security-severity": securitySeverity[f.Severity],
+		"check":             f.Check,
+		"evidence":          f.Evidence,
+		"path":              f.Evidence.Path,
+		"address":           f.Evidence.Where(),
 	}
 	if f.Technique != "" {
 		props["technique"] = f.Technique
@@ -322,6 +457,46 @@ func sarifResultFor(f *Finding, ruleIndex int) sarifResult {
 	return res
 }
 
+func volumePath(e *Evidence) string {
+	if e.VolumePath != "" {
+		return e.VolumePath
+	}
+	return e.Path
+}
+
+// regionFor places a result inside its file: the judged line; in a text
+// file without one, the line of the first YARA match or else line 1 (the
+// verdict is on the whole file); in a binary, the first match's byte offset
+// or else the whole file as bytes. Directories and unread files get none.
+func regionFor(f *Finding) *sarifRegion {
+	e := &f.Evidence
+	if e.Line > 0 {
+		return &sarifRegion{StartLine: e.Line}
+	}
+	var first *StringMatch
+	for i := range f.Matches {
+		if len(f.Matches[i].Strings) > 0 && f.Matches[i].Strings[0].Name != "regex" && f.Matches[i].Rule != "ioc.hash" {
+			first = &f.Matches[i].Strings[0]
+			break
+		}
+	}
+	regular := strings.HasPrefix(e.Mode, "-") || e.Mode == "" // no mode: a report from elsewhere
+	switch {
+	case first != nil && first.Line > 0:
+		return &sarifRegion{StartLine: first.Line}
+	case first != nil && e.Binary:
+		off := int64(first.Offset)
+		return &sarifRegion{ByteOffset: &off}
+	case !regular:
+		return nil
+	case e.Binary:
+		return &sarifRegion{ByteOffset: new(int64), ByteLength: e.Size}
+	case e.Size > 0:
+		return &sarifRegion{StartLine: 1}
+	}
+	return nil
+}
+
 // sarifLocationFor locates a file by its path relative to the volume's root.
 func sarifLocationFor(volume, path string, line int) (sarifLocation, bool) {
 	rel := strings.TrimLeft(path, "/")
@@ -329,7 +504,7 @@ func sarifLocationFor(volume, path string, line int) (sarifLocation, bool) {
 		return sarifLocation{}, false
 	}
 	loc := sarifLocation{PhysicalLocation: sarifPhysicalLocation{
-		ArtifactLocation: sarifArtifactLocation{URI: uriPath(rel), URIBaseID: volume},
+		ArtifactLocation: sarifArtifactLocation{URI: uriPath(rel), URIBaseID: uriBaseID(volume)},
 	}}
 	if line > 0 {
 		loc.PhysicalLocation.Region = &sarifRegion{StartLine: line}

@@ -29,6 +29,16 @@ func sarifOf(t *testing.T, r *Report) (sarifLog, []byte) {
 	return log, buf.Bytes()
 }
 
+// The catalogue the report tests see: two rules described with a default
+// severity that differs from their findings', to tell the two apart.
+func init() {
+	RegisterRules(
+		RuleInfo{ID: "cron.download-exec", Short: "Cron job downloads code and runs it", Full: "The command fetches code and runs it. It runs from cron.",
+			Help: "Remove the entry.", Severity: High, Technique: "T1105", Tags: []string{"T1053.003"}},
+		RuleInfo{ID: "yara.xmrig", Short: "XMRig miner", Full: "XMRig miner binary.", Help: "Remove the miner.", Severity: Critical, Technique: "T1496"},
+	)
+}
+
 func TestSARIFStructure(t *testing.T) {
 	r := sampleReport()
 	Finalize(r)
@@ -80,23 +90,38 @@ func TestSARIFStructure(t *testing.T) {
 		}
 		fingerprints[fp] = true
 
+		// The rule's default comes from the catalogue, not from a result;
+		// a rule it does not know takes its results' highest severity.
 		rule := run.Tool.Driver.Rules[res.RuleIndex]
-		if rule.Properties["security-severity"] != wantScore[f.Severity] {
-			t.Errorf("rule %s: security-severity %v, want %s", rule.ID, rule.Properties["security-severity"], wantScore[f.Severity])
+		def, known := DescribeRule(f.Rule)
+		if !known {
+			def.Severity = Info
+			for _, g := range r.Findings {
+				if g.Rule == f.Rule && g.Severity > def.Severity {
+					def.Severity = g.Severity
+				}
+			}
+			def.Technique = f.Technique
 		}
-		if tags, _ := rule.Properties["tags"].([]any); !slices.Contains(tags, any(f.Technique)) {
-			t.Errorf("rule %s: tags %v lack technique %s", rule.ID, tags, f.Technique)
+		if rule.Properties["security-severity"] != wantScore[def.Severity] || rule.DefaultConfiguration.Level != wantLevel[def.Severity] {
+			t.Errorf("rule %s: security-severity %v level %s, want the rule's default %s", rule.ID, rule.Properties["security-severity"], rule.DefaultConfiguration.Level, def.Severity)
+		}
+		if tags, _ := rule.Properties["tags"].([]any); !slices.Contains(tags, any(def.Technique)) {
+			t.Errorf("rule %s: tags %v lack technique %s", rule.ID, tags, def.Technique)
+		}
+		if known && (rule.ShortDescription.Text != def.Short || rule.Help == nil || !strings.Contains(rule.Help.Markdown, def.Help) || rule.Name == "") {
+			t.Errorf("rule %s: descriptor %+v is not the catalogue's %+v", rule.ID, rule, def)
 		}
 
 		if len(res.Locations) != 1 {
 			t.Fatalf("result %d: %d locations", i, len(res.Locations))
 		}
 		pl := res.Locations[0].PhysicalLocation
-		if pl.ArtifactLocation.URIBaseID != f.Evidence.Volume {
-			t.Errorf("result %d: uriBaseId %q, want volume %q", i, pl.ArtifactLocation.URIBaseID, f.Evidence.Volume)
+		if want := uriBaseID(f.Evidence.Volume); pl.ArtifactLocation.URIBaseID != want {
+			t.Errorf("result %d: uriBaseId %q, want %q for volume %q", i, pl.ArtifactLocation.URIBaseID, want, f.Evidence.Volume)
 		}
-		if _, ok := run.OriginalURIBaseIDs[f.Evidence.Volume]; !ok {
-			t.Errorf("result %d: uriBaseId %q not declared in originalUriBaseIds", i, f.Evidence.Volume)
+		if base, ok := run.OriginalURIBaseIDs[pl.ArtifactLocation.URIBaseID]; !ok || !strings.HasPrefix(base.URI, "snapscan://volume/") || !strings.HasSuffix(base.URI, "/") {
+			t.Errorf("result %d: uriBaseId %q declared as %+v", i, pl.ArtifactLocation.URIBaseID, base)
 		}
 		u, err := url.Parse(pl.ArtifactLocation.URI)
 		if err != nil || u.IsAbs() || strings.HasPrefix(u.Path, "/") || "/"+strings.TrimPrefix(u.Path, "./") != f.Evidence.Path {
@@ -107,9 +132,17 @@ func TestSARIFStructure(t *testing.T) {
 			if pl.Region == nil || pl.Region.StartLine != f.Evidence.Line {
 				t.Errorf("result %d: region %+v, want startLine %d", i, pl.Region, f.Evidence.Line)
 			}
-		case f.Evidence.Size > 0:
+		case f.Evidence.Binary && len(f.Matches) > 0:
+			if pl.Region == nil || pl.Region.StartLine != 0 || pl.Region.ByteOffset == nil || *pl.Region.ByteOffset != int64(f.Matches[0].Strings[0].Offset) {
+				t.Errorf("result %d: region %+v, want the first match's byte offset %d", i, pl.Region, f.Matches[0].Strings[0].Offset)
+			}
+		case f.Evidence.Binary:
 			if pl.Region == nil || pl.Region.StartLine != 0 || pl.Region.ByteOffset == nil || pl.Region.ByteLength != f.Evidence.Size {
 				t.Errorf("result %d: region %+v, want the whole file as bytes", i, pl.Region)
+			}
+		case f.Evidence.Size > 0:
+			if pl.Region == nil || pl.Region.StartLine != 1 {
+				t.Errorf("result %d: region %+v, want line 1 of a text file", i, pl.Region)
 			}
 		}
 		ev, _ := res.Properties["evidence"].(map[string]any)
@@ -142,6 +175,44 @@ func TestSARIFStructure(t *testing.T) {
 	}
 	if bytes.Contains(raw, []byte(`\u003e`)) {
 		t.Error("SARIF escapes '>' as HTML")
+	}
+	if run.AutomationDetails == nil || run.AutomationDetails.ID != "snapscan/web01/" {
+		t.Errorf("automationDetails %+v, want snapscan/web01/", run.AutomationDetails)
+	}
+	for _, p := range CheckGitHubSARIF(raw) {
+		t.Error("GitHub:", p)
+	}
+	var buf bytes.Buffer
+	if err := WriteSARIFCategory(&buf, r, "images/golden/"); err != nil || !bytes.Contains(buf.Bytes(), []byte(`"id": "images/golden/"`)) {
+		t.Errorf("category not written: %v", err)
+	}
+}
+
+// The GitHub checker must be able to fail: each broken property is found.
+func TestCheckGitHubSARIFFindsProblems(t *testing.T) {
+	r := sampleReport()
+	Finalize(r)
+	_, raw := sarifOf(t, r)
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"security-severity", `"security-severity": "9.5"`, `"security-severity": "high"`, "security-severity"},
+		{"no help", `"help": {`, `"helpX": {`, "no help"},
+		{"absolute uri", `"uri": "etc/cron.d/0systemd"`, `"uri": "/etc/cron.d/0systemd"`, "relative"},
+		{"no category", `"automationDetails"`, `"automationDetailsX"`, "automationDetails"},
+		{"undeclared base", `"uriBaseId": "VOLUME_2"`, `"uriBaseId": "NOWHERE"`, "base URI"},
+		{"no fingerprints", `"partialFingerprints": {`, `"partialFingerprintsX": {`, "partialFingerprints"},
+		{"bad level", `"level": "warning"`, `"level": "fatal"`, "level"},
+	} {
+		broken := bytes.Replace(raw, []byte(tc.old), []byte(tc.new), -1)
+		if bytes.Equal(broken, raw) {
+			t.Fatalf("%s: %q not in the SARIF", tc.name, tc.old)
+		}
+		found := false
+		for _, p := range CheckGitHubSARIF(broken) {
+			found = found || strings.Contains(p, tc.want)
+		}
+		if !found {
+			t.Errorf("%s: not reported (%v)", tc.name, CheckGitHubSARIF(broken))
+		}
 	}
 }
 

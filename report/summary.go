@@ -87,7 +87,7 @@ func WriteSummary(w io.Writer, reports []*Report, min Severity) error {
 		top := "-"
 		if i := topFinding(r.Findings); i >= 0 {
 			f := &r.Findings[i]
-			top = truncate(f.Severity.String()+" "+clean(f.Rule)+" "+strings.ReplaceAll(location(f), "\n", " "), 60)
+			top = truncate(f.Severity.String()+" "+clean(f.Rule)+" "+strings.ReplaceAll(location(f, ""), "\n", " "), 60)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", truncateLeft(clean(r.Image), 48), st,
 			by["critical"], by["high"], by["medium"], by["low"], by["info"], len(r.Errors), top, seconds(r.Duration))
@@ -176,7 +176,7 @@ func WriteSuppressed(w io.Writer, r *Report) error {
 			exp = "never"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, f.Severity, clean(f.Rule),
-			truncate(clean(f.Evidence.Volume)+":"+strings.ReplaceAll(location(f), "\n", " "), 60),
+			truncate(whereLine(&f.Evidence), 60),
 			clean(exp), truncate(clean(s.Reason), 50), clean(s.Entry))
 	}
 	return tw.Flush()

@@ -38,7 +38,7 @@ func WriteTable(w io.Writer, r *Report, opts WriteOptions) error {
 	}
 	width = max(width, MinWidth)
 	bw := bufio.NewWriter(w)
-	t := &tableWriter{w: bw, width: width, r: prepared(r)}
+	t := &tableWriter{w: bw, width: width, r: prepared(r), color: opts.Color}
 	t.header()
 	t.volumes()
 	t.targets()
@@ -65,6 +65,20 @@ type tableWriter struct {
 	width int
 	r     *Report
 	err   error
+	color bool
+}
+
+// severityColor is the SGR code of each severity on a terminal.
+var severityColor = map[Severity]string{Critical: "1;31", High: "31", Medium: "33", Low: "36", Info: "2"}
+
+// paint colours the first s in line as severity sev. It runs after the line
+// is wrapped to the width: escapes take no columns on the terminal but
+// would count in width().
+func (t *tableWriter) paint(line, s string, sev Severity) string {
+	if !t.color || s == "" {
+		return line
+	}
+	return strings.Replace(line, s, "\x1b["+severityColor[sev]+"m"+s+"\x1b[0m", 1)
 }
 
 func (t *tableWriter) printf(format string, args ...any) {
@@ -211,7 +225,7 @@ func (t *tableWriter) findings() {
 		if f.Title != "" {
 			title += "\n" + clean(f.Title)
 		}
-		rows[i] = []string{strconv.Itoa(i + 1), title, nonEmpty(clean(f.Technique), "-"), location(f), nonEmpty(clean(f.Family), "-")}
+		rows[i] = []string{strconv.Itoa(i + 1), title, nonEmpty(clean(f.Technique), "-"), location(f, t.volumeTag(f)), nonEmpty(clean(f.Family), "-")}
 	}
 	// One set of widths for all severity groups, so the tables line up.
 	widths := t.fit(headers, rows, []int{1, 12, 6, 12, 6})
@@ -224,7 +238,7 @@ func (t *tableWriter) findings() {
 	}
 	for _, g := range bySeverity(r.Findings) {
 		sev := r.Findings[g[0]].Severity
-		t.printf("\n%s (%d)\n", strings.ToUpper(sev.String()), len(g))
+		t.printf("\n%s (%d)\n", t.paint(strings.ToUpper(sev.String()), strings.ToUpper(sev.String()), sev), len(g))
 		group := make([][]string, 0, len(g))
 		for _, i := range g {
 			group = append(group, rows[i])
@@ -259,16 +273,37 @@ func clip(lines []string, n, w int) string {
 	return strings.Join(lines, "\n")
 }
 
-// location is where a finding points, as a person would type it.
-func location(f *Finding) string {
+// location is where a finding points, as a person would type it: the path
+// the running system used, then (when the image has more than one volume)
+// the volume that stores it, with its path there when that differs.
+func location(f *Finding, volume string) string {
 	s := clean(f.Evidence.Path)
 	if f.Evidence.Line > 0 {
 		s += ":" + strconv.Itoa(f.Evidence.Line)
+	}
+	if volume != "" {
+		if f.Evidence.VolumePath != "" {
+			volume += ":" + clean(f.Evidence.VolumePath)
+		}
+		s += "\non " + volume
 	}
 	if f.Evidence.Key != "" {
 		s += "\n" + clean(f.Evidence.Key)
 	}
 	return s
+}
+
+// volumeTag is the short name of the finding's volume ("@2", "@vg/root")
+// when the report has more than one volume, else "".
+func (t *tableWriter) volumeTag(f *Finding) string {
+	if len(t.r.Volumes) < 2 || f.Evidence.Volume == "" {
+		return ""
+	}
+	v := clean(f.Evidence.Volume)
+	if short := strings.TrimPrefix(v, clean(baseName(t.r.Image))); short != v && short != "" {
+		return short
+	}
+	return v
 }
 
 func countsLine(r *Report) string {
@@ -294,13 +329,17 @@ func (t *tableWriter) evidence() {
 			head += " — " + clean(f.Title)
 		}
 		t.printf("\n")
-		t.field(0, 0, "", head)
-		t.field(ind, lw, "id", fmt.Sprintf("%s  (check %s)", clean(f.ID), nonEmpty(clean(f.Check), "?")))
-		where := clean(f.Evidence.Volume) + ":" + clean(f.Evidence.Path)
-		if f.Evidence.Line > 0 {
-			where += ":" + strconv.Itoa(f.Evidence.Line)
+		for j, line := range wrap(head, t.width) {
+			if j == 0 {
+				line = t.paint(line, strings.ToUpper(f.Severity.String()), f.Severity)
+			}
+			t.printf("%s\n", line)
 		}
-		t.field(ind, lw, "where", where)
+		t.field(ind, lw, "id", fmt.Sprintf("%s  (check %s)", clean(f.ID), nonEmpty(clean(f.Check), "?")))
+		t.field(ind, lw, "where", whereLine(&f.Evidence))
+		if f.Evidence.VolumePath != "" {
+			t.field(ind, lw, "os path", clean(f.Evidence.Path))
+		}
 		if f.Evidence.Key != "" {
 			t.field(ind, lw, "key", clean(f.Evidence.Key))
 		}
@@ -336,6 +375,16 @@ func (t *tableWriter) evidence() {
 		}
 		t.field(ind, lw, "fix", nonEmpty(clean(f.Remediation), "-"))
 	}
+}
+
+// whereLine is the file's address on its volume, with the line: what
+// 'snapscan cat IMAGE@...' opens.
+func whereLine(e *Evidence) string {
+	where := clean(e.Where())
+	if e.Line > 0 {
+		where += ":" + strconv.Itoa(e.Line)
+	}
+	return where
 }
 
 func fileLine(e *Evidence) string {
@@ -466,9 +515,12 @@ func (t *tableWriter) inventory(title string, items []InventoryItem) {
 		t.printf("\n%s (%d)\n", truncate(clean(nonEmpty(k, "other")), t.width-12), len(groups[k]))
 		rows := make([][]string, 0, len(groups[k]))
 		for _, it := range groups[k] {
-			loc := clean(it.Volume) + ":" + clean(it.Path)
+			loc := clean(it.Volume) + ":" + clean(nonEmpty(it.VolumePath, it.Path))
 			if it.Line > 0 {
 				loc += ":" + strconv.Itoa(it.Line)
+			}
+			if it.VolumePath != "" {
+				loc += "\n(" + clean(it.Path) + ")"
 			}
 			summary := clean(it.Summary)
 			for _, key := range slices.Sorted(maps.Keys(it.Fields)) {
@@ -482,7 +534,14 @@ func (t *tableWriter) inventory(title string, items []InventoryItem) {
 
 func (t *tableWriter) summary() {
 	r := t.r
-	t.printf("\nSUMMARY  %s\n", countsLine(r))
+	line := countsLine(r)
+	counts := countBySeverity(r.Findings)
+	for s := Critical; s >= Info; s-- {
+		if n := counts[s.String()]; n > 0 {
+			line = t.paint(line, fmt.Sprintf("%d %s", n, s), s)
+		}
+	}
+	t.printf("\nSUMMARY  %s\n", line)
 	t.field(0, 8, "VERDICT", Verdict(r))
 }
 

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -231,6 +232,33 @@ func TestFitWidths(t *testing.T) {
 		got := fitWidths(tc.natural, tc.min, tc.avail)
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("fitWidths(%v, %v, %d) = %v, want %v", tc.natural, tc.min, tc.avail, got, tc.want)
+		}
+	}
+}
+
+// Colour adds escapes around severities and nothing else: without them the
+// table is the plain one, so widths and wrapping are the same.
+func TestTableColorOnlyAddsEscapes(t *testing.T) {
+	r := sampleReport()
+	Finalize(r)
+	for _, w := range []int{80, 200} {
+		var plain, colored bytes.Buffer
+		if err := WriteTable(&plain, r, WriteOptions{Width: w}); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteTable(&colored, r, WriteOptions{Width: w, Color: true}); err != nil {
+			t.Fatal(err)
+		}
+		sgr := regexp.MustCompile("\x1b\\[[0-9;]*m")
+		n := len(sgr.FindAllString(colored.String(), -1))
+		if stripped := sgr.ReplaceAllString(colored.String(), ""); stripped != plain.String() || n < 2*6 {
+			t.Errorf("width %d: %d escapes; stripped output equals the plain one: %v", w, n, stripped == plain.String())
+		}
+		if strings.Contains(plain.String(), "\x1b") {
+			t.Errorf("width %d: escapes without Color", w)
+		}
+		if !strings.Contains(colored.String(), "\x1b[1;31mCRITICAL\x1b[0m") {
+			t.Errorf("width %d: critical not in bold red", w)
 		}
 	}
 }

@@ -17,6 +17,9 @@ type WriteOptions struct {
 	Inventory bool
 	// Width is the terminal width the table fits in; 0 means 100.
 	Width int
+	// Color marks severities with ANSI colours (for a terminal; the caller
+	// leaves it off for pipes and files, and when NO_COLOR is set).
+	Color bool
 }
 
 // DefaultWidth is the width the table fits in when WriteOptions.Width is 0.
@@ -50,9 +53,10 @@ func prepared(r *Report) *Report {
 	c.Schema = SchemaVersion
 	c.Targets = slices.Clone(r.Targets)
 	c.Findings = slices.Clone(r.Findings)
+	keys := VolumeKeys(r)
 	for i := range c.Findings {
 		if c.Findings[i].ID == "" {
-			c.Findings[i].ID = FindingID(&c.Findings[i])
+			c.Findings[i].ID = IDIn(keys, &c.Findings[i])
 		}
 	}
 	fillNil(&c)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -82,7 +83,7 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 			if v.Part.Clipped {
 				rv.Truncated, rv.Reason = true, "the partition table places it past the end of the image"
 			}
-			rv.PartType, rv.PartName = v.Part.Type, v.Part.Name
+			rv.PartType, rv.PartName, rv.PartUUID = v.Part.Type, v.Part.Name, v.Part.GUID
 			if v.Part.TypeName != "" {
 				rv.PartType += " (" + v.Part.TypeName + ")"
 			}
@@ -132,6 +133,7 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 					mountedAt[mv] = mp
 				}
 				t.FS = fsread.Mount(ov.fsys, m)
+				t.Mounts = mountPoints(rt.Mounts)
 			}
 			rt.Comment = strings.Join(notes, "; ")
 		}
@@ -142,6 +144,9 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 	for _, ov := range vols {
 		sweepFS = append(sweepFS, sweepUnit{ov.fsys, ov.vol.Name, mountedAt[ov]})
 	}
+	// Roots first: a sweeper learns the accounts (file owners' names) from
+	// a root before it sweeps the volumes that root mounts.
+	sort.SliceStable(sweepFS, func(i, j int) bool { return sweepFS[i].mountPoint == "/" && sweepFS[j].mountPoint != "/" })
 	run(ctx, r, targets, sweepFS, opts)
 	return finish(ctx, r, opts)
 }
@@ -173,6 +178,16 @@ func ScanDir(ctx context.Context, dir, osHint string, opts Options) *report.Repo
 	}
 	run(ctx, r, targets, []sweepUnit{{fsys, name, mp}}, opts)
 	return finish(ctx, r, opts)
+}
+
+// mountPoints keys mounts by the mount point in the form fsread.Locate
+// gives ("/home", "/var/lib"), whatever fstab wrote ("/home/").
+func mountPoints(mounts map[string]string) map[string]string {
+	out := make(map[string]string, len(mounts))
+	for mp, v := range mounts {
+		out[path.Clean("/"+mp)] = v
+	}
+	return out
 }
 
 type sweepUnit struct {
@@ -241,7 +256,7 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				runCheck(ctx, t, c, sink.forCheck(c.Name(), t.Volume, i))
+				runCheck(ctx, t, c, sink.forCheck(c.Name(), t, i))
 			}(i, t, c)
 		}
 	}
@@ -295,8 +310,8 @@ type collector struct {
 	mu *sync.Mutex
 }
 
-func (c *collector) forCheck(name, volume string, target int) *checkSink {
-	return &checkSink{c: c, check: name, volume: volume, target: target}
+func (c *collector) forCheck(name string, t *check.Target, index int) *checkSink {
+	return &checkSink{c: c, check: name, volume: t.Volume, target: t, index: index}
 }
 
 // checkSink stamps what a check reports with the check's name and volume.
@@ -304,7 +319,8 @@ type checkSink struct {
 	c      *collector
 	check  string
 	volume string
-	target int // index in r.Targets
+	target *check.Target
+	index  int // of the target in r.Targets
 }
 
 // Hive records a registry hive the check read (check.HiveReporter); the
@@ -312,7 +328,7 @@ type checkSink struct {
 func (s *checkSink) Hive(h report.HiveState) {
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
-	t := &s.c.r.Targets[s.target]
+	t := &s.c.r.Targets[s.index]
 	for i := range t.Hives {
 		if strings.EqualFold(t.Hives[i].Path, h.Path) {
 			if h.Recovery.State == report.RecoveryDirty {
@@ -340,6 +356,11 @@ func (s *checkSink) Finding(f report.Finding) {
 func (s *checkSink) Inventory(it report.InventoryItem) {
 	if it.Volume == "" {
 		it.Volume = s.volume
+	}
+	// An item from a volume the root mounts (/home's authorized keys) is
+	// named by that volume, as findings are.
+	if it.Volume == s.volume && it.VolumePath == "" && len(s.target.Mounts) > 0 && it.Path != "" {
+		it.Volume, it.VolumePath = s.target.Place(it.Path)
 	}
 	s.c.mu.Lock()
 	s.c.r.Inventory = append(s.c.r.Inventory, it)

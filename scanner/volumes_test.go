@@ -94,7 +94,7 @@ func TestHiveSink(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			check.ReportHive(c.forCheck("check"+string(rune('a'+i)), "b", 1), h)
+			check.ReportHive(c.forCheck("check"+string(rune('a'+i)), &check.Target{Volume: "b"}, 1), h)
 		}()
 	}
 	wg.Wait()

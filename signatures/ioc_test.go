@@ -64,7 +64,7 @@ func TestMatchPathEmbedded(t *testing.T) {
 		{"/usr/share/doc/xmrig-notes.txt", 0},
 		{"/tmp/visible/x", 0},
 	} {
-		got := s.MatchPath(tc.path)
+		got := s.MatchPath(tc.path, strings.HasPrefix(tc.path, "/Windows") || strings.HasPrefix(tc.path, "/windows") || strings.HasPrefix(tc.path, "/Users"))
 		score := 0
 		if len(got) > 0 {
 			score = got[0].Score
@@ -90,11 +90,12 @@ func TestUserIOCsAndErrors(t *testing.T) {
 		"zz41d8cd98f00b204e9800998ecf8427e;not hex\n"+ // line 4
 		"\n"+
 		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855;empty sha256;101\n"+ // line 6: bad score
-		"e3b0c44298fc1c149afbf4c8996fb924;a;1;extra\n") // line 7: too many fields
-	write("my-filename-iocs.txt", "/evil/[a-z]+$;80;evil dir\n"+
-		"/evil/(;80;bad regex\n"+ // line 2
-		"/x$;eighty;bad score\n"+ // line 3
-		"/y$;80\n") // line 4: too few fields
+		"e3b0c44298fc1c149afbf4c8996fb924;a; b;extra\n") // line 7: ';' in the description
+	write("my-filename-iocs.txt", "# evil dir\n/evil/[a-z]+$;80\n"+
+		"/evil/(;80\n"+ // line 3: bad regex
+		"/x$;180\n"+ // line 4: score out of range
+		"/y$;80;/(\n"+ // line 5: bad false-positive regex
+		"/z$;80;a;b\n") // line 6: too many fields
 	write("my-filename-fp.txt", "^/evil/ok$;allowed\n")
 	write("README.txt", "ignored: the name says no list type")
 
@@ -109,8 +110,8 @@ func TestUserIOCsAndErrors(t *testing.T) {
 			t.Errorf("error without a line: %v", e)
 		}
 	}
-	want := []string{"my-filename-iocs.txt:2", "my-filename-iocs.txt:3", "my-filename-iocs.txt:4",
-		"my-hash-iocs.txt:4", "my-hash-iocs.txt:6", "my-hash-iocs.txt:7"}
+	want := []string{"my-filename-iocs.txt:3", "my-filename-iocs.txt:4", "my-filename-iocs.txt:5", "my-filename-iocs.txt:6",
+		"my-hash-iocs.txt:4", "my-hash-iocs.txt:6"}
 	if strings.Join(lines, " ") != strings.Join(want, " ") {
 		t.Errorf("line errors %v, want %v", lines, want)
 	}
@@ -123,10 +124,13 @@ func TestUserIOCsAndErrors(t *testing.T) {
 	if got := s.MatchHashes("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"); len(got) != 0 {
 		t.Errorf("line with a bad score was loaded: %+v", got)
 	}
-	if got := s.MatchPath("/evil/bad"); len(got) != 1 || got[0].Score != 80 {
+	if got := s.MatchHashes("e3b0c44298fc1c149afbf4c8996fb924"); len(got) != 1 || got[0].Description != "a; b; extra" {
+		t.Errorf("description with ';': %+v", got)
+	}
+	if got := s.MatchPath("/evil/bad", false); len(got) != 1 || got[0].Score != 80 || got[0].Description != "evil dir" {
 		t.Errorf("/evil/bad: %+v", got)
 	}
-	if got := s.MatchPath("/evil/ok"); len(got) != 0 {
+	if got := s.MatchPath("/evil/ok", false); len(got) != 0 {
 		t.Errorf("FP regex did not suppress: %+v", got)
 	}
 
@@ -143,7 +147,9 @@ func TestListKind(t *testing.T) {
 		{"filename-iocs.txt", "filenames"},
 		{"filenames-fp.txt", "filenames-fp"},
 		{"filename-falsepositives.txt", "filenames-fp"},
-		{"c2-iocs.txt", ""},
+		{"c2-iocs.txt", "c2"},
+		{"otx-c2-iocs.txt", "c2"},
+		{"keywords.txt", ""},
 	} {
 		got, ok := ListKind(tc.name)
 		if got != tc.kind || ok != (tc.kind != "") {
@@ -172,10 +178,11 @@ func FuzzIOCLists(f *testing.F) {
 	f.Add([]byte("44d88612fea8a8f36de82e1278abb02f;EICAR;30\n# c\n\nzz;bad\n"))
 	f.Add([]byte("/x/(a|b)$;80;desc\n/(;1;x\n;;\n"))
 	f.Add([]byte("^/ok$;fp\r\n;\n\x00\xff;9\n"))
+	f.Add([]byte("# Regin\n\\\\usbclass\\.sys;80\n%APPDATA%\\\\x;70;\\\\ok\nevil.example.com\n\n1.2.3.4;75\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		nlines := strings.Count(string(data), "\n") + 1
 		s := NewIOCs()
-		for _, err := range []error{s.AddHashes(data, "h"), s.AddFilenames(data, "f"), s.AddFilenameFPs(data, "p")} {
+		for _, err := range []error{s.AddHashes(data, "h"), s.AddFilenames(data, "f"), s.AddFilenameFPs(data, "p"), s.AddC2(data, "c")} {
 			for _, e := range unwrapAll(err) {
 				var le *LineError
 				if !errors.As(e, &le) || le.Line < 1 || le.Line > nlines {
@@ -189,6 +196,103 @@ func FuzzIOCLists(f *testing.F) {
 			}
 		}
 		s.build()
-		s.MatchPath("/" + string(data))
+		s.MatchPath("/"+string(data), false)
+		s.MatchPath("/"+string(data), true)
 	})
+}
+
+// Lists as signature-base publishes them (excerpts of iocs/*.txt, written
+// the same way): descriptions in comments, Windows regexes with \\,
+// environment variables, a per-line false-positive regex.
+func TestLOKIPublishedFormats(t *testing.T) {
+	s := NewIOCs()
+	filenames := `#
+# LOKI File Name Characteristics
+# FORMAT -----------------------------------------------------------------------
+# REGEX;SCORE
+#
+
+# Regin
+\\usbclass\.sys;80
+ystem32\\svcstat\.exe;80
+
+# Malware locations
+[Cc]:\\[\w]{1,2}\.(exe|com|scr);45
+# Carbanak
+%APPDATA%\\mozilla\\[^\\]+\.bin;80
+# Temp svchost, but not the one Windows keeps there
+\\Temp\\svchost\.exe;80;\\Windows\\Temp\\svchost\.exe
+`
+	if err := s.AddFilenames([]byte(filenames), "filename-iocs.txt"); err != nil {
+		t.Fatal(err)
+	}
+	s.build()
+	for _, tc := range []struct {
+		path    string
+		windows bool
+		want    string // description of the top match, "" for none
+	}{
+		{"/Windows/System32/drivers/usbclass.sys", true, "Regin"},
+		{"/Windows/System32/svcstat.exe", true, "Regin"},
+		{"/ab.exe", true, "Malware locations"},
+		{"/Users/bob/AppData/Roaming/mozilla/x.bin", true, "Carbanak"},
+		{"/Users/bob/AppData/Local/Temp/svchost.exe", true, "Temp svchost, but not the one Windows keeps there"},
+		{"/Windows/Temp/svchost.exe", true, ""}, // the line's false-positive regex
+		{"/Windows/System32/usbclass.dll", true, ""},
+		{"/Users/bob/AppData/Roaming/mozilla/sub/x.bin", true, ""},
+		// On Linux, as LOKI reads Windows regexes there: \\ as /.
+		{"/opt/usbclass.sys", false, "Regin"},
+		{"/opt/usbclass.sys.txt", false, "Regin"},
+		{"/opt/x/ab.exe", false, ""},
+	} {
+		got := s.MatchPath(tc.path, tc.windows)
+		desc := ""
+		if len(got) > 0 {
+			desc = got[0].Description
+		}
+		if desc != tc.want {
+			t.Errorf("MatchPath(%s, windows=%v) = %q, want %q", tc.path, tc.windows, desc, tc.want)
+		}
+	}
+
+	c2 := `#
+# LOKI C2 IOCs
+# FORMAT
+# c2-server.tld
+#
+
+# FireEye Operation Snowman https://goo.gl/x1v7mT
+suroot.com
+58.64.143.244
+abc
+EVIL.Example.org;75
+
+203.0.113.9
+`
+	err := s.AddC2([]byte(c2), "c2-iocs.txt")
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 10 {
+		t.Errorf("short indicator: %v, want an error on line 10", err)
+	}
+	want := []C2IOC{
+		{"suroot.com", "FireEye Operation Snowman https://goo.gl/x1v7mT", DefaultC2Score, "c2-iocs.txt", 8},
+		{"58.64.143.244", "FireEye Operation Snowman https://goo.gl/x1v7mT", DefaultC2Score, "c2-iocs.txt", 9},
+		{"evil.example.org", "FireEye Operation Snowman https://goo.gl/x1v7mT", 75, "c2-iocs.txt", 11},
+		{"203.0.113.9", "", DefaultC2Score, "c2-iocs.txt", 13}, // a blank line ends a description
+	}
+	if len(s.C2) != len(want) {
+		t.Fatalf("C2 %+v", s.C2)
+	}
+	for i := range want {
+		if s.C2[i] != want[i] {
+			t.Errorf("C2[%d] = %+v, want %+v", i, s.C2[i], want[i])
+		}
+	}
+	y := s.C2YARA()
+	if strings.Count(y, "rule c2_ioc_") != 2 || !strings.Contains(y, `$c2 = "evil.example.org" ascii wide nocase fullword`) || !strings.Contains(y, "score = 75") {
+		t.Errorf("C2 as YARA:\n%s", y)
+	}
+	if NewIOCs().C2YARA() != "" {
+		t.Error("no C2 list, yet YARA text")
+	}
 }

@@ -14,7 +14,7 @@ import (
 
 // Files is every embedded data file, by path below signatures/.
 //
-//go:embed linux windows yara ioc
+//go:embed linux windows yara ioc rules
 var Files embed.FS
 
 // Entry is one non-comment line of a list file, split on ';' into fields

@@ -48,6 +48,7 @@ type ciFlags struct {
 	base      *baseline.Baseline
 	now       time.Time
 	ignoreSet bool
+	stderr    io.Writer
 }
 
 func addCIFlags(fl *pflag.FlagSet, c *ciFlags) {
@@ -67,6 +68,7 @@ func addCIFlags(fl *pflag.FlagSet, c *ciFlags) {
 // errors: a CI gate with a broken suppression file must not run.
 func (c *ciFlags) prepare(cmd *cobra.Command) error {
 	c.now = time.Now().UTC()
+	c.stderr = cmd.ErrOrStderr()
 	if c.evidenceDir != "" {
 		max, err := parseSize(c.evidenceMax)
 		if err != nil {
@@ -167,6 +169,9 @@ func (c *ciFlags) scanAll(ctx context.Context, images []string, scan func(contex
 // suppressions first (an accepted finding is not "new"), then the baseline.
 func (c *ciFlags) apply(r *report.Report) {
 	suppress.Apply(r, c.ignore, c.now)
+	for _, m := range c.ignore.Migrations() {
+		fmt.Fprintln(c.stderr, "snapscan: warning:", m)
+	}
 	if !c.showSuppressed {
 		r.Suppressed = nil
 	}

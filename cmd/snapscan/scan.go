@@ -177,13 +177,19 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 	if quiet(cmd) {
 		f.sweepFlags.noProgress = true
 	}
+	scans := len(images)
+	if f.dir != "" {
+		scans++
+	}
+	prog := newProgress(scans, f.sweepFlags.noProgress)
+	defer prog.finish()
 	if !f.noSweep {
 		sw, err := newSweeper(cmd, &f.sweepFlags, f.workers)
 		if err != nil {
 			return &exitError{report.ExitUsage, err}
 		}
+		sw.progress = prog
 		opts.Sweep = sw
-		defer sw.Close()
 	}
 
 	ctx, stop := interruptible(cmd, f.timeout)
@@ -191,9 +197,12 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 
 	reports := placeholders
 	if f.dir != "" {
+		done := prog.image(f.dir)
 		reports = append(reports, scanner.ScanDir(ctx, f.dir, f.osHint, opts))
+		done()
 	}
 	reports = append(reports, f.ci.scanAll(ctx, images, func(ctx context.Context, img string) *report.Report {
+		defer prog.image(img)()
 		r := scanner.ScanImage(ctx, img, opts)
 		if f.hashImage && ctx.Err() == nil {
 			if sum, err := evidence.ImageSHA256(img); err == nil {
@@ -228,6 +237,7 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 		printVerdictChanges(cmd, r, policy, quiet(cmd))
 	}
 
+	prog.finish() // the report starts on a clean line
 	if err := writeTo(f.output, cmd.OutOrStdout(), outputs, func(w io.Writer) error {
 		return writeReports(w, reports, f)
 	}); err != nil {
@@ -376,6 +386,7 @@ func configPath(cmd *cobra.Command) string {
 
 func writeReports(w io.Writer, reports []*report.Report, f *scanFlags) error {
 	wo := report.WriteOptions{Inventory: f.inventory}
+	wo.Width, wo.Color = tableOptions(w)
 	switch {
 	case strings.EqualFold(f.format, "json"):
 		// One shape whatever the number of images (docs/report-schema.md).

@@ -4,19 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/snapscan/snapscan/fsread"
+	"github.com/snapscan/snapscan/fsread/ntfsowner"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner"
 	"github.com/snapscan/snapscan/scanner/linux"
@@ -34,11 +31,11 @@ type sweepFlags struct {
 }
 
 func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
-	fl.StringArrayVar(&f.rules, "rules", nil, "add YARA rules: a .yar/.yara file, a compiled rules file, or a directory of them (repeatable); LOKI/THOR externals (filename, filepath, extension, filetype, md5, owner) are defined")
-	fl.StringArrayVar(&f.iocs, "ioc", nil, "add IOC lists in LOKI's format: hash-iocs.txt, filename-iocs.txt, ... or a directory of them (repeatable)")
+	fl.StringArrayVar(&f.rules, "rules", nil, "add YARA rules: a .yar/.yara file, a compiled rules file, or a directory of them (repeatable); LOKI/THOR externals (filename, filepath, extension, filetype, md5, owner: the account name, from the image's /etc/passwd or the NTFS owner SID) are defined")
+	fl.StringArrayVar(&f.iocs, "ioc", nil, "add IOC lists in LOKI's format as signature-base publishes them: hash-iocs.txt, filename-iocs.txt (Windows paths match NTFS files), c2-iocs.txt (servers searched in file contents), ... or a directory of them (repeatable)")
 	fl.StringVar(&f.maxFileSize, "max-file-size", "64MiB", "files larger than this are not content-scanned and are listed as skipped (e.g. 16MiB, 1GiB)")
 	fl.DurationVar(&f.timeout, "file-timeout", sweep.DefaultTimeout, "YARA time limit per file (at least 1s)")
-	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar (it is shown only when standard error is a terminal)")
+	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress line (it is shown only when standard error is a terminal, and erased before the report)")
 }
 
 // yaraSweeper runs the content sweep with one compiled rule set shared by
@@ -49,7 +46,49 @@ type yaraSweeper struct {
 	workers  int
 	maxSize  int64
 	timeout  time.Duration
-	progress *sweepProgress
+	progress *progress // the scan's status line; nil for none
+
+	mu     sync.Mutex
+	owners map[string]func(*fsread.Meta) string // by image (volume name before '@')
+}
+
+// imageKey is the image part of a volume name: disk.img of disk.img@2.
+func imageKey(volume string) string {
+	if i := strings.LastIndexByte(volume, '@'); i > 0 {
+		return volume[:i]
+	}
+	return volume
+}
+
+// ownersOf maps uids to account names from the root's own /etc/passwd, as
+// LOKI and THOR define the YARA external 'owner' (a name, not a number);
+// a uid the file does not name stays a number.
+func ownersOf(fsys fsread.FS) func(*fsread.Meta) string {
+	f, err := fsys.Open("etc/passwd")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 4<<20))
+	if err != nil {
+		return nil
+	}
+	entries, _ := linux.ParsePasswd(data)
+	names := map[uint32]string{}
+	for _, e := range entries {
+		if _, dup := names[e.UID]; !dup {
+			names[e.UID] = e.Name
+		}
+	}
+	return func(m *fsread.Meta) string {
+		if !m.HasOwner {
+			return ""
+		}
+		if n, ok := names[m.UID]; ok {
+			return n
+		}
+		return strconv.FormatUint(uint64(m.UID), 10)
+	}
 }
 
 func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, error) {
@@ -57,20 +96,18 @@ func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, e
 	if err != nil {
 		return nil, fmt.Errorf("--max-file-size: %w", err)
 	}
-	rules, diags, err := yarascan.Compile(yarascan.Options{Paths: f.rules})
-	printDiagnostics(cmd, diags)
-	if err != nil {
-		return nil, err
-	}
 	iocs, err := signatures.LoadIOCs(f.iocs...)
 	if err != nil {
 		return nil, err
 	}
-	s := &yaraSweeper{rules: rules, iocs: iocs, workers: workers, maxSize: maxSize, timeout: f.timeout}
-	if !f.noProgress && term.IsTerminal(int(os.Stderr.Fd())) {
-		s.progress = newSweepProgress(os.Stderr)
+	// C2 servers (LOKI c2-iocs.txt) are searched in file contents by
+	// libyara, with the rules.
+	rules, diags, err := yarascan.Compile(yarascan.Options{Paths: f.rules, Sources: map[string]string{"ioc:c2": iocs.C2YARA()}})
+	printDiagnostics(cmd, diags)
+	if err != nil {
+		return nil, err
 	}
-	return s, nil
+	return &yaraSweeper{rules: rules, iocs: iocs, workers: workers, maxSize: maxSize, timeout: f.timeout}, nil
 }
 
 func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPoint string) scanner.SweepResult {
@@ -78,8 +115,23 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 		Volume: volume, MountPoint: mountPoint, Rules: s.rules, IOCs: s.iocs,
 		Workers: s.workers, MaxFileSize: s.maxSize, Timeout: s.timeout,
 	}
-	if s.progress != nil {
-		opts.Progress = s.progress.track(volume)
+	opts.Progress = s.progress.sweep(volume)
+	// The scanner sweeps an image's roots before the volumes they mount,
+	// so /home's files are named by the root's accounts.
+	s.mu.Lock()
+	if s.owners == nil {
+		s.owners = map[string]func(*fsread.Meta) string{}
+	}
+	if mountPoint == "/" {
+		s.owners[imageKey(volume)] = ownersOf(fsys)
+	}
+	if mountPoint != "" {
+		opts.Owner = s.owners[imageKey(volume)]
+	}
+	s.mu.Unlock()
+	// NTFS: the owner SID of each file, from the volume's $Secure.
+	if o, err := ntfsowner.Load(fsys); err == nil {
+		opts.Owner = o.Name
 	}
 	if mountPoint != "" {
 		// A volume a Linux root mounts: SUID/SGID files and stray kernel
@@ -99,61 +151,6 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 		out.Errors = append(out.Errors, report.ScanError{Volume: volume, Stage: sweep.CheckName, Error: "sweep incomplete: " + err.Error()})
 	}
 	return out
-}
-
-func (s *yaraSweeper) Close() {
-	if s.progress != nil {
-		s.progress.finish()
-	}
-}
-
-// sweepProgress sums the progress of volumes swept at once into one bar:
-// files done of files found so far, bytes, rate and, once every walk has
-// finished, an ETA.
-type sweepProgress struct {
-	mu      sync.Mutex
-	bar     *progressbar.ProgressBar
-	volumes map[string]*sweep.Progress
-	last    atomic.Int64
-}
-
-func newSweepProgress(w io.Writer) *sweepProgress {
-	bar := progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription("sweeping"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetItsString("files"),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionSetWidth(30),
-	)
-	return &sweepProgress{bar: bar, volumes: map[string]*sweep.Progress{}}
-}
-
-func (p *sweepProgress) track(volume string) func(sweep.Progress) {
-	return func(pr sweep.Progress) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.volumes[volume] = &pr
-		var done, seen, bytes int64
-		allWalked := true
-		for _, v := range p.volumes {
-			done, seen, bytes = done+v.FilesDone, seen+v.FilesSeen, bytes+v.BytesDone
-			allWalked = allWalked && v.WalkDone
-		}
-		if allWalked {
-			p.bar.ChangeMax64(seen)
-		}
-		p.bar.Describe(fmt.Sprintf("sweeping %s", humanBytes(bytes)))
-		p.bar.Set64(done)
-	}
-}
-
-func (p *sweepProgress) finish() {
-	p.bar.Finish()
-	p.bar.Clear()
 }
 
 // parseSize reads 64MiB, 1GiB, 500MB, 1048576.

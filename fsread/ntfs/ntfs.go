@@ -372,6 +372,9 @@ func (b *backend) inspect(n uint64) (*entryInfo, error) {
 			m.Ctime = filetime(binary.LittleEndian.Uint64(p[0x10:]))
 			m.Atime = filetime(binary.LittleEndian.Uint64(p[0x18:]))
 			m.Attributes = binary.LittleEndian.Uint32(p[0x20:])
+			if len(p) >= 0x38 { // NTFS 3.0 and later: the owner is in $Secure
+				m.SecurityID = binary.LittleEndian.Uint32(p[0x34:])
+			}
 		case atFileName:
 			if fn, ok := parseFileName(b.attrBytes(a, 0x42+2*255)); ok {
 				ei.names = append(ei.names, fn)

@@ -18,9 +18,9 @@ type Baseline struct {
 	// suppression has expired.
 	IDs map[string]bool
 	// ByImage holds the ids of each baseline report by its image path.
-	// Ids name the volume by the image's base name, so two images called
-	// disk.img in different folders share ids; when the baseline has a
-	// report of the very same path, only its ids count.
+	// Ids name the volume by its identity, not the image's name, so two
+	// copies of one image share ids; when the baseline has a report of
+	// the very same path, only its ids count.
 	ByImage map[string]map[string]bool
 	Reports int
 }
@@ -51,19 +51,24 @@ func Load(path string) (*Baseline, error) {
 func FromReports(rs ...*report.Report) *Baseline {
 	b := &Baseline{IDs: map[string]bool{}, ByImage: map[string]map[string]bool{}, Reports: len(rs)}
 	var img map[string]bool
+	var keys map[string]string
 	add := func(f *report.Finding) {
-		id := f.ID
-		if id == "" {
-			id = report.FindingID(f)
+		// The id as written, and as this version derives it from the
+		// evidence: a baseline from before ids named volume identities
+		// (they named the image file) still recognises its findings.
+		for _, id := range []string{f.ID, report.IDIn(keys, f)} {
+			if id != "" {
+				b.IDs[id] = true
+				img[id] = true
+			}
 		}
-		b.IDs[id] = true
-		img[id] = true
 	}
 	for _, r := range rs {
 		if img = b.ByImage[r.Image]; img == nil {
 			img = map[string]bool{}
 			b.ByImage[r.Image] = img
 		}
+		keys = report.VolumeKeys(r)
 		for i := range r.Findings {
 			add(&r.Findings[i])
 		}
@@ -89,12 +94,13 @@ func New(r *report.Report, base *Baseline) int {
 		known = ids
 	}
 	kept := r.Findings[:0]
+	keys := report.VolumeKeys(r)
 	for _, f := range r.Findings {
 		id := f.ID
 		if id == "" {
-			id = report.FindingID(&f)
+			id = report.IDIn(keys, &f)
 		}
-		if !known[id] {
+		if !known[id] && !knownLegacy(known, r, &f) {
 			kept = append(kept, f)
 		}
 	}
@@ -104,4 +110,15 @@ func New(r *report.Report, base *Baseline) int {
 	r.Stats.FindingsInBaseline += dropped
 	report.Recount(r)
 	return dropped
+}
+
+// knownLegacy reports whether the baseline holds f under an id of the
+// earlier scheme (report.LegacyIDs), which a baseline written then has.
+func knownLegacy(known map[string]bool, r *report.Report, f *report.Finding) bool {
+	for _, id := range report.LegacyIDs(r, f) {
+		if known[id] {
+			return true
+		}
+	}
+	return false
 }

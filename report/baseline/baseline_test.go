@@ -121,3 +121,54 @@ func TestSameBaseNameInTwoFolders(t *testing.T) {
 		}
 	}
 }
+
+// A baseline written before ids named volume identities (its ids hash the
+// image's file name, and a file under /home was named by the root volume)
+// still recognises the same findings in a scan of the renamed image.
+func TestOldBaselineStillWorks(t *testing.T) {
+	legacy := func(r *report.Report) *report.Report {
+		for i := range r.Findings {
+			r.Findings[i].ID = report.LegacyIDs(r, &r.Findings[i])[0]
+		}
+		return r
+	}
+	vols := func(img string) []report.Volume {
+		return []report.Volume{{Name: img + "@1", UUID: "ROOT-UUID"}, {Name: img + "@2", UUID: "HOME-UUID"}}
+	}
+	// Renamed image: the baseline's evidence gives the new ids.
+	old := legacy(&report.Report{Image: "/ci/build41/golden.img", Volumes: vols("golden.img"), Findings: []report.Finding{
+		f("cron.download-exec", "/etc/crontab", 3, report.Critical)}})
+	old.Findings[0].Evidence.Volume = "golden.img@1"
+	base := FromReports(old)
+	cur := &report.Report{Image: "/ci/build42/golden-build42.img", Volumes: vols("golden-build42.img"), Findings: []report.Finding{
+		f("cron.download-exec", "/etc/crontab", 3, report.Critical)}}
+	cur.Findings[0].Evidence.Volume = "golden-build42.img@1"
+	report.Finalize(cur)
+	if n := New(cur, base); n != 1 || len(cur.Findings) != 0 {
+		t.Errorf("renamed image: %d known, left %+v", n, cur.Findings)
+	}
+
+	// Same image, a file under the /home mount: the old scan named it on
+	// the root volume; now it is on @2. The old id is still known.
+	mounted := func(vol string) *report.Report {
+		r := &report.Report{Image: "g.img", Volumes: vols("g.img"),
+			Targets:  []report.Target{{OS: "linux", Volume: "g.img@1", Mounts: map[string]string{"/home": "g.img@2"}}},
+			Findings: []report.Finding{f("ssh.family-key", "/home/bob/.ssh/authorized_keys", 1, report.Critical)}}
+		r.Findings[0].Evidence.Volume = vol
+		return r
+	}
+	base = FromReports(legacy(mounted("g.img@1")))
+	cur = mounted("g.img@2")
+	cur.Findings[0].Evidence.VolumePath = "/bob/.ssh/authorized_keys"
+	report.Finalize(cur)
+	if n := New(cur, base); n != 1 {
+		t.Errorf("mounted file: %d known, left %+v", n, cur.Findings)
+	}
+	// And a really new finding is still new.
+	cur = mounted("g.img@2")
+	cur.Findings[0].Evidence.Path = "/home/eve/.ssh/authorized_keys"
+	report.Finalize(cur)
+	if n := New(cur, base); n != 0 {
+		t.Errorf("new finding taken as known")
+	}
+}

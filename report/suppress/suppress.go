@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -43,6 +44,10 @@ const MaxFileSize = 4 << 20
 type File struct {
 	Path    string
 	Entries []Entry
+
+	mu       sync.Mutex
+	migrated map[string]bool // entry source + new id, already told
+	notes    []string
 }
 
 // Entry is one suppression. The string fields are as written in the file.
@@ -313,7 +318,7 @@ func Apply(r *report.Report, f *File, now time.Time) []Suppressed {
 	var out []Suppressed
 	kept := r.Findings[:0]
 	for _, fd := range r.Findings {
-		if e := f.match(r.Image, &fd, now); e != nil {
+		if e := f.match(r, &fd, now); e != nil {
 			if fd.ID == "" {
 				fd.ID = report.FindingID(&fd)
 			}
@@ -330,14 +335,63 @@ func Apply(r *report.Report, f *File, now time.Time) []Suppressed {
 	return out
 }
 
-func (f *File) match(image string, fd *report.Finding, now time.Time) *Entry {
+func (f *File) match(r *report.Report, fd *report.Finding, now time.Time) *Entry {
 	for i := range f.Entries {
 		e := &f.Entries[i]
-		if !e.Expired(now) && e.Matches(image, fd) {
+		if e.Expired(now) {
+			continue
+		}
+		if e.Matches(r.Image, fd) {
+			return e
+		}
+		if e.ID != "" && e.matchesLegacy(r, fd) {
+			f.migrate(e, fd)
 			return e
 		}
 	}
 	return nil
+}
+
+// matchesLegacy reports whether e's id is f's id under the earlier scheme
+// (report.LegacyIDs: it hashed the image's file name) and e's other
+// conditions hold: such an entry keeps working, and Migrations says what to
+// write instead.
+func (e *Entry) matchesLegacy(r *report.Report, f *report.Finding) bool {
+	for _, id := range report.LegacyIDs(r, f) {
+		if id == e.ID {
+			c := *e
+			c.ID = ""
+			return c.Rule == "" || c.Matches(r.Image, f)
+		}
+	}
+	return false
+}
+
+func (f *File) migrate(e *Entry, fd *report.Finding) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := e.source + "\x00" + fd.ID
+	if f.migrated[key] {
+		return
+	}
+	if f.migrated == nil {
+		f.migrated = map[string]bool{}
+	}
+	f.migrated[key] = true
+	f.notes = append(f.notes, fmt.Sprintf("%s: id %s is in the earlier id scheme (it named the image file); the finding is now %s: write that id (the old one still works for now)", e.source, e.ID, fd.ID))
+}
+
+// Migrations returns, once each, the entries that matched only by an id
+// of the earlier scheme, with the id to write instead: one line each.
+func (f *File) Migrations() []string {
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.notes
+	f.notes = nil
+	return out
 }
 
 // Warnings lists the entries that have expired at now: they no longer

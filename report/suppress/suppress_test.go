@@ -187,3 +187,37 @@ func TestMatchSegs(t *testing.T) {
 		}
 	}
 }
+
+// An ignore file written with ids of the earlier scheme (which hashed the
+// image's file name) keeps suppressing the same findings, and says once,
+// in one line per entry, which id to write instead.
+func TestLegacyIDStillSuppressesWithMigrationNote(t *testing.T) {
+	r := sampleReport()
+	var target *report.Finding
+	for i := range r.Findings {
+		if r.Findings[i].Evidence.Path == "/etc/cron.d/miner" {
+			target = &r.Findings[i]
+		}
+	}
+	old := report.LegacyIDs(r, target)[0]
+	if old == target.ID {
+		t.Fatal("legacy and current ids are equal: nothing to migrate")
+	}
+	f, err := Parse("ignore.yaml", []byte("suppressions:\n  - id: "+old+"\n    reason: accepted\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newID := target.ID
+	got := Apply(r, f, time.Now())
+	if len(got) != 1 || got[0].Finding.ID != newID {
+		t.Fatalf("suppressed %+v, want the finding %s", got, newID)
+	}
+	notes := f.Migrations()
+	if len(notes) != 1 || !strings.Contains(notes[0], "ignore.yaml:2") || !strings.Contains(notes[0], newID) || strings.Contains(notes[0], "\n") {
+		t.Errorf("migration notes %q", notes)
+	}
+	Apply(sampleReport(), f, time.Now())
+	if again := f.Migrations(); len(again) != 0 {
+		t.Errorf("note repeated: %q", again)
+	}
+}

@@ -4,6 +4,7 @@
 package check
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"path"
 	"strings"
 	"time"
 
@@ -23,6 +25,51 @@ type Target struct {
 	FS     fsread.FS
 	Volume string // how evidence names the volume, e.g. "disk.img@2"
 	OS     string // "linux" or "windows"
+	// Mounts names the volume mounted at each mount point of a composed
+	// root (fsread.Mount), e.g. "/home" -> "disk.img@2": evidence names
+	// the volume that stores a file, not the root it was reached from.
+	Mounts map[string]string
+	// MountPoint is where FS sits in its OS when FS is one volume seen on
+	// its own (the content sweep of /home): evidence paths are the paths
+	// the running system used, "/home/bob/x", not "/bob/x".
+	MountPoint string
+}
+
+// Place names the volume that stores the file at osPath (as the OS sees
+// it, links followed) and its path there when that differs: for what a
+// check reports without reading through ReadFile (inventory items).
+func (t *Target) Place(osPath string) (volume, volPath string) {
+	p := "/" + Clean(osPath)
+	return t.place(Clean(osPath), p, nil)
+}
+
+// place names where name is stored: the volume and, when it differs from
+// the path the OS used (a mount, a symbolic link), the path on that volume.
+// m is name's metadata; a symbolic link's own metadata places the link.
+func (t *Target) place(name, osPath string, m *fsread.Meta) (volume, volPath string) {
+	loc := name
+	if m != nil && m.Mode&fs.ModeSymlink != 0 {
+		loc = path.Dir(name)
+	}
+	mp, inner, err := fsread.Locate(t.FS, loc)
+	if err != nil {
+		return t.Volume, ""
+	}
+	if loc != name {
+		inner = path.Join(inner, path.Base(name))
+	}
+	volume = t.Volume
+	if mp != "/" {
+		v, ok := t.Mounts[mp]
+		if !ok {
+			return t.Volume, ""
+		}
+		volume = v
+	}
+	if p := "/" + Clean(inner); p != osPath {
+		volPath = p
+	}
+	return volume, volPath
 }
 
 // Sink receives what a check produces. Implementations are safe for
@@ -98,23 +145,29 @@ func ReadFileMax(t *Target, name string, max int) (*File, error) {
 	md := md5.Sum(data)
 	sh := sha256.Sum256(data)
 	ev.MD5, ev.SHA256 = hex.EncodeToString(md[:]), hex.EncodeToString(sh[:])
+	ev.Binary = Binary(data)
 	return &File{Path: name, Data: data, Evidence: ev, Meta: m}, truncErr
 }
 
-// EvidenceFor fills the metadata part of Evidence (no hashes).
+// EvidenceFor fills the metadata part of Evidence (no hashes): the path as
+// the OS saw it, and the volume (with the path on it) that stores the file.
 func EvidenceFor(t *Target, name string, m *fsread.Meta) report.Evidence {
-	ev := report.Evidence{
-		Volume: t.Volume,
-		Path:   "/" + Clean(name),
-		Inode:  m.Inode,
-		Mode:   fsread.ModeString(m.Mode),
-		Size:   m.Size,
-		Mtime:  timePtr(m.Mtime),
-		Atime:  timePtr(m.Atime),
-		Ctime:  timePtr(m.Ctime),
-		Btime:  timePtr(m.Btime),
-		Flags:  m.FlagNames(),
+	osPath := "/" + Clean(name)
+	if mp := strings.Trim(t.MountPoint, "/"); mp != "" {
+		osPath = path.Clean("/" + mp + osPath)
 	}
+	ev := report.Evidence{
+		Path:  osPath,
+		Inode: m.Inode,
+		Mode:  fsread.ModeString(m.Mode),
+		Size:  m.Size,
+		Mtime: timePtr(m.Mtime),
+		Atime: timePtr(m.Atime),
+		Ctime: timePtr(m.Ctime),
+		Btime: timePtr(m.Btime),
+		Flags: m.FlagNames(),
+	}
+	ev.Volume, ev.VolumePath = t.place(Clean(name), osPath, m)
 	if m.HasOwner {
 		uid, gid := m.UID, m.GID
 		ev.UID, ev.GID = &uid, &gid
@@ -131,6 +184,23 @@ func timePtr(t time.Time) *time.Time {
 	}
 	t = t.UTC()
 	return &t
+}
+
+// textProbe is how much of a file Binary looks at, as git does.
+const textProbe = 8000
+
+// Binary reports whether content is not text: a NUL byte in its first 8000
+// bytes (git's test). Text files are placed by line, binaries by offset.
+func Binary(data []byte) bool {
+	return bytes.IndexByte(data[:min(len(data), textProbe)], 0) >= 0
+}
+
+// LineAt is the 1-based line holding byte offset off of a text file.
+func LineAt(data []byte, off uint64) int {
+	if off > uint64(len(data)) {
+		off = uint64(len(data))
+	}
+	return bytes.Count(data[:off], []byte{'\n'}) + 1
 }
 
 // Clean turns an absolute image path ("/etc/crontab") into the io/fs form

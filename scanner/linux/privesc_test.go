@@ -179,7 +179,7 @@ func TestSudoCheck(t *testing.T) {
 			{path: "/etc/sudoers.d/30-all", rule: "sudo.all-users", line: 1, sev: report.High},
 			{path: "/etc/sudoers.d/50-ghost", rule: "sudo.new-account", line: 2, sev: report.Medium},
 			{path: "/etc/group", rule: "group.privileged-service", line: 3, sev: report.High, technique: "T1098"},
-			{path: "/etc/group", rule: "group.privileged-new", line: 4, sev: report.Medium},
+			{path: "/etc/group", rule: "group.privileged-recent", line: 4, sev: report.Low},
 			{path: "/etc/gshadow", rule: "group.privileged-new", line: 1, sev: report.Medium},
 		}, notAt: []string{"/etc/sudoers.d/40-nginx", "/etc/sudoers.d/60.bak", "/etc/sudoers.d/README"}}},
 		{checkCase: checkCase{name: "admin group rule, scoped NOPASSWD, cloud default user", check: "sudo", files: func() map[string]string {

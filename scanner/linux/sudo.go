@@ -362,8 +362,12 @@ func (r *run) privilegedGroups(byName map[string]*acct) {
 				switch {
 				case a.Service:
 					r.emit("group.privileged-service", ev, desc, "name", m, "group", fs[0])
-				case a.newAccount():
+				case a.NoHome:
 					r.emit("group.privileged-new", ev, desc, "name", m, "group", fs[0])
+				case a.Recent:
+					// A human account with a home, added after the build: the
+					// usual admin user. Weak evidence on its own.
+					r.emit("group.privileged-recent", ev, desc, "name", m, "group", fs[0])
 				}
 			}
 		}

@@ -51,8 +51,8 @@ type Options struct {
 	Root string
 	// MountPoint is where this volume sits in its OS ("/usr", "/home"; from
 	// fstab), prepended to paths for filename IOCs and the YARA path
-	// externals so they see /usr/bin/x, not /bin/x. Evidence keeps the
-	// path inside the volume, which is what the analyst opens.
+	// externals so they see /usr/bin/x, not /bin/x. Evidence has both:
+	// Path as the OS saw it, VolumePath inside the volume.
 	MountPoint string
 	// PathStyle is the form of the YARA external `filepath`: "unix"
 	// (/usr/bin) or "windows" (\Windows\Temp, how LOKI's public rules test
@@ -79,9 +79,10 @@ type Options struct {
 	// '/'); an excluded directory is not descended. Excluded paths are not
 	// listed as skipped: the caller chose them.
 	Exclude func(p string, d fs.DirEntry) bool
-	// Owner names a numeric owner for the YARA external `owner`; nil uses
-	// the decimal uid.
-	Owner func(uid uint32) string
+	// Owner names a file's owner for the YARA external `owner` (LOKI and
+	// THOR give the account name: root, NT AUTHORITY\SYSTEM); nil uses
+	// the decimal uid where the filesystem records one.
+	Owner func(m *fsread.Meta) string
 	// Progress, when set, is called after every file from one goroutine.
 	Progress func(Progress)
 	// Hooks see every regular file of the walk (package hook).
@@ -95,6 +96,9 @@ type Progress struct {
 	FilesDone int64
 	FilesSeen int64
 	BytesDone int64
+	// BytesSeen is the size of the files found that will be read (those
+	// under MaxFileSize): with WalkDone, the total BytesDone will reach.
+	BytesSeen int64
 	Current   string
 	WalkDone  bool
 }
@@ -143,7 +147,9 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 	start := time.Now()
 	opts = withDefaults(opts)
 	detectPathStyle(fsys, &opts)
-	tgt := &check.Target{FS: fsys, Volume: opts.Volume}
+	// Evidence names a file by its path in the OS (MountPoint prepended)
+	// and by its path on this volume, as the checks do.
+	tgt := &check.Target{FS: fsys, Volume: opts.Volume, MountPoint: opts.MountPoint}
 
 	// Create the scanners before walking: a rule set libyara refuses must
 	// fail the sweep up front, not once per file.
@@ -166,7 +172,7 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 	res := &Result{}
 	jobs := make(chan job, opts.Workers*4)
 	outs := make(chan outcome, opts.Workers*4)
-	var seen atomic.Int64
+	var seen, bytesSeen atomic.Int64
 	var walkDone atomic.Bool
 
 	// The walker lists; it never opens a file. Non-regular entries are
@@ -219,6 +225,9 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 				return nil
 			}
 			seen.Add(1)
+			if m.Size > 0 && m.Size <= opts.MaxFileSize {
+				bytesSeen.Add(m.Size)
+			}
 			select {
 			case jobs <- job{path: p, meta: m}:
 			case <-ctx.Done():
@@ -267,14 +276,14 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 		}
 		res.Errors = append(res.Errors, o.errs...)
 		if opts.Progress != nil {
-			opts.Progress(Progress{FilesDone: done, FilesSeen: seen.Load(), BytesDone: res.Stats.Bytes,
+			opts.Progress(Progress{FilesDone: done, FilesSeen: seen.Load(), BytesDone: res.Stats.Bytes, BytesSeen: bytesSeen.Load(),
 				Current: o.path, WalkDone: walkDone.Load()})
 		}
 	}
 	if opts.Progress != nil {
 		// The last file may finish before the walk has left its last
 		// directories: one final call says the totals are final.
-		opts.Progress(Progress{FilesDone: done, FilesSeen: seen.Load(), BytesDone: res.Stats.Bytes, WalkDone: true})
+		opts.Progress(Progress{FilesDone: done, FilesSeen: seen.Load(), BytesDone: res.Stats.Bytes, BytesSeen: bytesSeen.Load(), WalkDone: true})
 	}
 
 	for _, h := range opts.Hooks {
@@ -450,7 +459,7 @@ func (w *worker) do(j job) outcome {
 		for _, h := range w.opts.IOCs.MatchHashes(md5hex, sha1hex, sha2hex) {
 			hits = append(hits, hashHit(h))
 		}
-		for _, fn := range w.opts.IOCs.MatchPath(osPath) {
+		for _, fn := range w.opts.IOCs.MatchPath(osPath, w.opts.PathStyle == "windows") {
 			hits = append(hits, filenameHit(fn))
 		}
 	}
@@ -466,6 +475,17 @@ func (w *worker) do(j job) outcome {
 	if len(hits) > 0 {
 		ev := check.EvidenceFor(w.tgt, j.path, j.meta)
 		ev.MD5, ev.SHA256 = md5hex, sha2hex
+		ev.Binary = check.Binary(data)
+		if !ev.Binary {
+			// A text file's matches are placed by line too (SARIF regions).
+			for i := range hits {
+				for k := range hits[i].match.Strings {
+					if sm := &hits[i].match.Strings[k]; hits[i].rule != "ioc.hash" && hits[i].rule != "ioc.filename" {
+						sm.Line = check.LineAt(data, sm.Offset)
+					}
+				}
+			}
+		}
 		o.finding = buildFinding(ev, hits)
 	}
 	return o
@@ -496,12 +516,11 @@ func (w *worker) vars(j job, osPath string, data []byte, md5hex string) yarascan
 		Filetype:  yarascan.Filetype(data),
 		MD5:       md5hex,
 	}
-	if j.meta.HasOwner {
-		if w.opts.Owner != nil {
-			v.Owner = w.opts.Owner(j.meta.UID)
-		} else {
-			v.Owner = strconv.FormatUint(uint64(j.meta.UID), 10)
-		}
+	switch {
+	case w.opts.Owner != nil:
+		v.Owner = w.opts.Owner(j.meta)
+	case j.meta.HasOwner:
+		v.Owner = strconv.FormatUint(uint64(j.meta.UID), 10)
 	}
 	return v
 }

@@ -364,11 +364,11 @@ func TestSweepUserRuleExternals(t *testing.T) {
 	for _, p := range []string{"opt/app/run.sh", "opt/other/run.sh", "opt/app/run.bash", "opt/app/sub/run.sh"} {
 		write(t, filepath.Join(root, p), body)
 	}
-	owner := func(uid uint32) string {
-		if uid == 0 {
+	owner := func(m *fsread.Meta) string {
+		if m.UID == 0 {
 			return "root"
 		}
-		return strconv.FormatUint(uint64(uid), 10)
+		return strconv.FormatUint(uint64(m.UID), 10)
 	}
 	if os.Getuid() != 0 {
 		t.Skip("needs root: the rule tests owner == \"root\" and the fixture files are owned by the test user")
@@ -491,11 +491,11 @@ func TestSweepReadsOnceSkipsSpecials(t *testing.T) {
 		t.Errorf("bytes %d, want %d", res.Stats.Bytes, total)
 	}
 	last := progress[len(progress)-1]
-	if !last.WalkDone || last.FilesDone != last.FilesSeen || last.FilesSeen != int64(len(want))+1 || last.BytesDone != total {
+	if !last.WalkDone || last.FilesDone != last.FilesSeen || last.FilesSeen != int64(len(want))+1 || last.BytesDone != total || last.BytesSeen != total {
 		t.Errorf("last progress %+v", last)
 	}
 	for i := 1; i < len(progress); i++ {
-		if progress[i].FilesDone < progress[i-1].FilesDone || progress[i].FilesDone > progress[i].FilesSeen {
+		if progress[i].FilesDone < progress[i-1].FilesDone || progress[i].FilesDone > progress[i].FilesSeen || progress[i].BytesDone > progress[i].BytesSeen {
 			t.Fatalf("progress not monotonic: %+v then %+v", progress[i-1], progress[i])
 		}
 	}
@@ -688,13 +688,16 @@ rule marker { strings: $m = "MARKER" condition: $m }`)
 }
 
 // On a volume mounted at /usr, filename IOCs see the OS path; evidence
-// keeps the volume path.
+// names the file as the checks do: the OS path, and the path on the volume.
 func TestSweepMountPoint(t *testing.T) {
 	root := t.TempDir()
 	write(t, filepath.Join(root, "bin", "ps.original"), "ELF-ish")
 	res := run(t, root, Options{IOCs: embeddedIOCs(t), MountPoint: "/usr/"})
-	if len(res.Findings) != 1 || res.Findings[0].Evidence.Path != "/bin/ps.original" || res.Findings[0].Rule != "ioc.filename" {
+	if len(res.Findings) != 1 || res.Findings[0].Rule != "ioc.filename" {
 		t.Fatalf("findings %+v", res.Findings)
+	}
+	if ev := res.Findings[0].Evidence; ev.Path != "/usr/bin/ps.original" || ev.VolumePath != "/bin/ps.original" || ev.Where() != ev.Volume+":/bin/ps.original" {
+		t.Errorf("evidence names the file %s (volume path %s), want /usr/bin/ps.original on the volume at /bin/ps.original", ev.Path, ev.VolumePath)
 	}
 	res = run(t, root, Options{IOCs: embeddedIOCs(t), MountPoint: "/srv"})
 	if len(res.Findings) != 0 {

@@ -33,8 +33,18 @@ func ntfsImage(t *testing.T, files map[string][]byte) string {
 	}
 	dir := t.TempDir()
 	img, mnt := filepath.Join(dir, "win.img"), filepath.Join(dir, "mnt")
+	// Output goes to a file, not a pipe: ntfs-3g's daemon inherits the
+	// pipe and keeps it open until unmount, so reading it would hang.
 	run := func(name string, args ...string) {
-		if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		log, err := os.CreateTemp(dir, "cmd-*.log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer log.Close()
+		c := exec.Command(name, args...)
+		c.Stdout, c.Stderr = log, log
+		if err := c.Run(); err != nil {
+			out, _ := os.ReadFile(log.Name())
 			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
 		}
 	}

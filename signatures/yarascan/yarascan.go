@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 
 	yara "github.com/hillu/go-yara/v4"
 
+	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/signatures"
 )
 
@@ -51,6 +53,9 @@ type Options struct {
 	Paths []string
 	// NoEmbedded leaves out snapscan's own rules.
 	NoEmbedded bool
+	// Sources are rules snapscan makes from data (the C2 IOC list as
+	// YARA: signatures.IOCs.C2YARA), by name; each gets its own namespace.
+	Sources map[string]string
 }
 
 // Diagnostic is one compile error or warning, with where it is.
@@ -280,6 +285,18 @@ func Compile(opts Options) (*Rules, []Diagnostic, error) {
 		}
 		sources[EmbeddedNamespace] = EmbeddedSource
 	}
+	for _, name := range slices.Sorted(maps.Keys(opts.Sources)) {
+		if opts.Sources[name] == "" {
+			continue
+		}
+		ds := addSource(c, name, []byte(opts.Sources[name]), name)
+		diags = append(diags, ds...)
+		if Errors(ds) {
+			return nil, diags, fmt.Errorf("yara: %s: %s", name, firstError(ds))
+		}
+		sources[name] = name
+		nsrc++
+	}
 	var compiled []ruleFile
 	for _, f := range files {
 		if f.compiled {
@@ -360,7 +377,34 @@ func (r *Rules) add(yr *yara.Rules, file string, sources map[string]string) {
 		ri.interpret()
 		r.index[ri.Namespace+"\x00"+ri.Name] = len(r.infos)
 		r.infos = append(r.infos, ri)
+		report.RegisterRules(ri.Describe())
 	}
+}
+
+// Describe is the rule as the report's rule catalogue (SARIF) shows it:
+// finding rule "yara.NAME", from the rule's own meta.
+func (ri RuleInfo) Describe() report.RuleInfo {
+	id := "yara." + ri.Name
+	short := ri.Description
+	if short == "" {
+		short = "YARA rule " + ri.Name + " matched"
+	}
+	full := short
+	if ri.Family != "" {
+		full += " (family " + ri.Family + ")"
+	}
+	if ri.Source != "" {
+		full += ". Rule " + ri.Name + " from " + ri.Source + "."
+	}
+	if ri.Reference != "" {
+		full += " Reference: " + ri.Reference
+	}
+	help := ri.Remediation
+	if help == "" {
+		help = "Preserve the file (hashes in the evidence), find what starts or reads it (cron, systemd, rc, Run keys, services, tasks) and remove both by hand."
+	}
+	return report.RuleInfo{ID: id, Name: report.RuleName(id), Short: short, Full: full, Help: help,
+		Severity: ri.Severity, Technique: ri.Technique}
 }
 
 // List returns every public rule, in compile order.
