@@ -132,6 +132,9 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 	}
 
 	opts := scanner.Options{Checks: allChecks(), Workers: f.workers, Version: version}
+	if opts.MaxMemory, err = f.sweepFlags.scanMemory(f.ci.parallel); err != nil {
+		return &exitError{exitUsage, err}
+	}
 	if !f.noSweep {
 		sw, err := newSweeper(cmd, &f.sweepFlags, f.workers)
 		if err != nil {

@@ -65,8 +65,13 @@ type Options struct {
 	IOCs *signatures.IOCs
 
 	// Workers bounds the files in flight (default GOMAXPROCS, at most
-	// MaxWorkers). Memory is bounded by Workers × MaxFileSize.
+	// MaxWorkers). Memory is bounded by Workers × MaxFileSize, and by
+	// MaxMemory when it is set.
 	Workers int
+	// MaxMemory bounds the file content held by all workers at once
+	// (0: Workers × MaxFileSize). Big files then run fewer at a time; a
+	// file larger than MaxMemory is skipped and listed with the reason.
+	MaxMemory int64
 	// MaxFileSize: larger files are not read and are listed as skipped
 	// (default DefaultMaxFileSize).
 	MaxFileSize int64
@@ -98,13 +103,21 @@ type Progress struct {
 
 // Stats counts the work of one sweep.
 type Stats struct {
-	Files    int64         `json:"files"`   // regular files read and scanned
-	Bytes    int64         `json:"bytes"`   // bytes read and scanned
-	Skipped  int64         `json:"skipped"` // files listed in Result.Skipped
-	Findings int64         `json:"findings"`
-	Errors   int64         `json:"errors"`
-	Elapsed  time.Duration `json:"elapsed"`
+	Files    int64 `json:"files"`   // regular files read and scanned
+	Bytes    int64 `json:"bytes"`   // bytes read and scanned
+	Skipped  int64 `json:"skipped"` // files listed in Result.Skipped
+	Findings int64 `json:"findings"`
+	Errors   int64 `json:"errors"`
+	// Links counts names of files with several hard links whose content
+	// was swept under another name, listed in Skipped up to maxLinksListed.
+	Links   int64         `json:"links"`
+	Elapsed time.Duration `json:"elapsed"`
 }
+
+// maxLinksListed bounds the hard links one sweep lists as skipped; the rest
+// are counted in Stats.Links. 10^5 links to one file are one read, not a
+// report of 10^5 lines.
+const maxLinksListed = 1000
 
 // Result is what one sweep produced, sorted by path.
 type Result struct {
@@ -129,6 +142,7 @@ type outcome struct {
 	finding *report.Finding
 	skipped *report.Skipped
 	errs    []report.ScanError
+	link    bool // a later name of a hard-linked file, not read
 }
 
 // Run sweeps fsys. It returns an error only when the sweep could not run
@@ -143,8 +157,9 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 	// Create the scanners before walking: a rule set libyara refuses must
 	// fail the sweep up front, not once per file.
 	workers := make([]*worker, opts.Workers)
+	mem := newBudget(opts.MaxMemory)
 	for i := range workers {
-		w := &worker{opts: &opts, fsys: fsys, tgt: tgt}
+		w := &worker{opts: &opts, fsys: fsys, tgt: tgt, mem: mem}
 		if opts.Rules != nil && opts.Rules.Len() > 0 {
 			sc, err := opts.Rules.NewScanner(opts.Timeout)
 			if err != nil {
@@ -163,6 +178,8 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 	outs := make(chan outcome, opts.Workers*4)
 	var seen atomic.Int64
 	var walkDone atomic.Bool
+	var links check.Links
+	var linksSeen atomic.Int64
 
 	// The walker lists; it never opens a file. Non-regular entries are
 	// settled here so that no worker is ever handed one.
@@ -213,6 +230,17 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 					Volume: opts.Volume, Path: "/" + check.Clean(p), Size: m.Size, Reason: irregular(m.Mode)}}
 				return nil
 			}
+			if first, dup := links.First(m, "", p); dup {
+				// One inode, one read: its content was (or will be)
+				// swept under its first name.
+				o := outcome{path: p, link: true}
+				if linksSeen.Add(1) <= maxLinksListed {
+					o.skipped = &report.Skipped{Volume: opts.Volume, Path: "/" + check.Clean(p), Size: m.Size,
+						Reason: fmt.Sprintf("hard link of /%s (inode %d): content swept once, under that name", check.Clean(first), m.Inode)}
+				}
+				outs <- o
+				return nil
+			}
 			seen.Add(1)
 			select {
 			case jobs <- job{path: p, meta: m}:
@@ -249,6 +277,9 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 	for o := range outs {
 		if o.fromJob {
 			done++
+		}
+		if o.link {
+			res.Stats.Links++
 		}
 		if o.scanned {
 			res.Stats.Files++
@@ -301,6 +332,9 @@ func withDefaults(o Options) Options {
 		o.Timeout = DefaultTimeout
 	}
 	o.Timeout = max(o.Timeout, yarascan.MinTimeout)
+	if o.MaxMemory <= 0 {
+		o.MaxMemory = int64(o.Workers) * o.MaxFileSize
+	}
 	return o
 }
 
@@ -339,6 +373,7 @@ type worker struct {
 	opts *Options
 	fsys fsread.FS
 	tgt  *check.Target
+	mem  *budget
 	sc   *yarascan.Scanner
 	buf  []byte
 	md5  hash.Hash
@@ -357,12 +392,16 @@ func (w *worker) close() {
 // after it lands keeps it in cache.
 const readChunk = 1 << 20
 
+// keptBuffer is the largest buffer a worker keeps between files; a bigger
+// one is dropped after its file, its bytes being the budget's.
+const keptBuffer = 4 << 20
+
 // read fills w.buf with the file's content, hashing as it goes: the one
 // read of the file. A file shorter than its metadata claims yields what
 // there was, with an error.
 func (w *worker) read(f fs.File, size int64, hs []hash.Hash) ([]byte, error) {
 	if int64(cap(w.buf)) < size {
-		w.buf = make([]byte, size) // bounded by MaxFileSize, checked before
+		w.buf = make([]byte, size) // bounded by MaxFileSize and the budget, checked before
 	}
 	buf := w.buf[:size]
 	for _, h := range hs {
@@ -398,6 +437,21 @@ func (w *worker) do(j job) outcome {
 			Reason: fmt.Sprintf("larger than the size cap (%d > %d bytes); not read", j.meta.Size, w.opts.MaxFileSize)}
 		return o
 	}
+	if j.meta.Size > w.opts.MaxMemory {
+		o.skipped = &report.Skipped{Volume: w.opts.Volume, Path: evPath, Size: j.meta.Size,
+			Reason: fmt.Sprintf("larger than the memory budget for file contents (%d > %d bytes of --max-memory); not read", j.meta.Size, w.opts.MaxMemory)}
+		return o
+	}
+	// The file's bytes are taken from the budget before they exist, and
+	// the buffer of a big file is not kept: what the workers hold stays
+	// within the budget plus one small buffer each.
+	w.mem.take(j.meta.Size)
+	defer func() {
+		if cap(w.buf) > keptBuffer {
+			w.buf = nil
+		}
+		w.mem.give(j.meta.Size)
+	}()
 	f, err := w.fsys.Open(j.path)
 	if err != nil {
 		o.errs = append(o.errs, scanError(w.opts.Volume, j.path, err))
