@@ -204,7 +204,15 @@ func newReport(path string, opts Options) *report.Report {
 		Schema: report.SchemaVersion, Tool: "snapscan", Version: opts.Version,
 		Image: path, Started: time.Now().UTC(),
 		Volumes: []report.Volume{}, Targets: []report.Target{}, Findings: []report.Finding{}, Errors: []report.ScanError{},
+		Stats: report.Stats{MemoryLimit: memoryOf(opts)},
 	}
+}
+
+func memoryOf(opts Options) int64 {
+	if opts.MaxMemory > 0 {
+		return opts.MaxMemory
+	}
+	return DefaultMaxMemory
 }
 
 func finish(r *report.Report, opts Options) *report.Report {
@@ -234,11 +242,7 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 	if workers <= 0 {
 		workers = 2 * runtime.GOMAXPROCS(0)
 	}
-	budget := opts.MaxMemory
-	if budget <= 0 {
-		budget = DefaultMaxMemory
-	}
-	r.Stats.MemoryLimit = budget
+	budget := memoryOf(opts)
 	// A check may hold one artifact and its parse (about three times its
 	// bytes) at a time.
 	workers = max(1, min(workers, int(min(budget, ReservedMemory)/(3*check.MaxArtifactSize))))
