@@ -15,11 +15,13 @@
 #   crontab-1e7     ext4: /etc/crontab of 10,000,000 lines (a miner's job first, then padding), streamed
 #   deep-dirs       ext4: a chain of 3,000 nested directories with a miner config at the bottom (made with debugfs:
 #                   mke2fs -d 1.47.0 aborts on a tree that deep)
-# Needs: e2fsprogs, qemu-utils, perl (perl-base is essential on Debian). No root.
+#   hive-value      ext4 holding a Windows root: a SOFTWARE hive (hivexregedit) whose Run value "Padding" claims
+#                   2 GiB of data (its vk record patched), beside a miner's Run value
+# Needs: e2fsprogs, qemu-utils, perl (perl-base is essential on Debian), hivexregedit (libwin-hivex-perl). No root.
 set -euo pipefail
 export LC_ALL=C TZ=UTC E2FSPROGS_FAKE_TIME=${SOURCE_DATE_EPOCH:-1700000000}
 
-[ $# -ge 2 ] || { sed -n '2,17p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,22p' "$0" >&2; exit 2; }
 OUT=$1
 shift
 mkdir -p "$OUT"
@@ -104,6 +106,22 @@ for CASE in "$@"; do
 		echo 'xmrig --donate-level 1 -o pool.supportxmr.com:3333' >"$S/bottom"
 		perl -e 'print "cd /var/tmp\n"; print "mkdir d\ncd d\n" x 3000; print "write $ARGV[0] bottom\n"' "$S/bottom" |
 			debugfs -w -f - "$OUT/$CASE.img" >/dev/null 2>&1
+		;;
+	hive-value)
+		h=$S/Windows/System32/config/SOFTWARE
+		mkdir -p "$(dirname "$h")"
+		perl "$(dirname "$0")/src/windows-hives/minimal-hive.pl" "$h" 'CMI-CreateHive{199DAFC2-6F16-4946-BF90-5A3FC3A60902}'
+		perl -e 'print "Windows Registry Editor Version 5.00\n\n"; $k = "HKEY_LOCAL_MACHINE\\SOFTWARE";
+			for ("Microsoft", "Windows", "CurrentVersion", "Run") { $k .= "\\$_"; print "[$k]\n\n" }
+			print "[$k]\n\"Miner\"=\"C:\\\\ProgramData\\\\xmrig.exe -o pool.supportxmr.com:3333\"\n\"Padding\"=\"", "A" x (300 << 10), "\"\n"' >"$S/run.reg"
+		hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$h" "$S/run.reg"
+		rm "$S/run.reg"
+		# vk record: "vk", name length, data length (+4), ..., name (+20). hivex writes values of a few hundred KiB
+		# at most; the claim is made by hand.
+		perl -e 'open F, "+<", $ARGV[0] or die; binmode F; local $/; $d = <F>; $i = -1;
+			do { $i = index($d, "vk\x07\x00", $i + 1) } while ($i >= 0 && substr($d, $i + 20, 7) ne "Padding");
+			die "no vk record for Padding" if $i < 0; seek F, $i + 4, 0; print F pack("V", 0x7fffffff)' "$h"
+		ext4 "$S" "$OUT/$CASE.img" 64M
 		;;
 	*)
 		echo "hostile.sh: unknown case $CASE" >&2
