@@ -310,6 +310,21 @@ if ! skipped hostile; then
 				fi
 			done
 			notes+=("hostile: testdata/images/hostile.sh; the bound is 512 MiB peak RSS and 60 s per image (internal/hostile); default --max-memory 1GiB")
+			# The sweep's memory: four 100 MiB files (holes: YARA and the hashes still see 100 MiB each).
+			img100=$DIR/four100m.img
+			if [ ! -f "$img100.ok" ]; then
+				rm -rf "$DIR/tree100" && mkdir -p "$DIR/tree100/etc" "$DIR/tree100/data"
+				echo 'root:x:0:0:root:/root:/bin/bash' >"$DIR/tree100/etc/passwd"
+				for i in 1 2 3 4; do truncate -s 100M "$DIR/tree100/data/f$i"; done
+				mke2fs -q -F -t ext4 -d "$DIR/tree100" "$img100" 64M >/dev/null 2>&1 && touch "$img100.ok"
+				rm -rf "$DIR/tree100"
+			fi
+			if [ -f "$img100.ok" ]; then
+				reps "$REPS" "$work/m-def" "$SNAPSCAN" scan -f json -o /dev/null --max-file-size 128MiB "$img100" &&
+					row "5 hostile" "scan, four 100 MiB files, --max-file-size 128MiB ($NPROC workers)" "$(secs "$work/m-def")" "$(rss_mib "$work/m-def")" "workers x file size + base"
+				reps "$REPS" "$work/m-384" "$SNAPSCAN" scan -f json -o /dev/null --max-file-size 128MiB --max-memory 384MiB "$img100" &&
+					row "5 hostile" "  the same, --max-memory 384MiB (sweep share 128 MiB)" "$(secs "$work/m-384")" "$(rss_mib "$work/m-384")" "one file at a time, none skipped"
+			fi
 		else
 			say "part 5: hostile.sh failed:"
 			tail -5 "$work/hostile.err" >&2

@@ -2,11 +2,11 @@ package sweep
 
 import "sync"
 
-// budget is the bytes of file content the workers may hold at once
-// (Options.MaxMemory). A worker takes a file's size before reading it and
-// gives it back when the file is scanned, so big files lower the number of
-// files in flight instead of adding up: the sweep degrades to fewer
-// workers, never grows past the budget.
+// budget is the bytes of file buffers the workers may hold at once
+// (Options.MaxMemory). A worker takes a buffer's size before allocating it
+// and gives it back when it needs a bigger one or stops, so big files lower
+// the number of workers reading instead of adding up: the sweep degrades to
+// fewer workers, never grows past the budget.
 type budget struct {
 	mu    sync.Mutex
 	cond  *sync.Cond

@@ -374,6 +374,7 @@ type worker struct {
 	fsys fsread.FS
 	tgt  *check.Target
 	mem  *budget
+	held int64 // of mem: the size of buf
 	sc   *yarascan.Scanner
 	buf  []byte
 	md5  hash.Hash
@@ -381,7 +382,23 @@ type worker struct {
 	sha2 hash.Hash
 }
 
+// release gives the worker's buffer back to the budget. A big one is
+// collected first: another worker may allocate its bytes at once, and the
+// heap would otherwise hold both until the next collection.
+func (w *worker) release() {
+	w.buf = nil
+	if w.held >= collectAbove {
+		runtime.GC()
+	}
+	w.mem.give(w.held)
+	w.held = 0
+}
+
+// collectAbove is the buffer size whose release is worth a collection.
+const collectAbove = 16 << 20
+
 func (w *worker) close() {
+	w.release()
 	if w.sc != nil {
 		w.sc.Close()
 		w.sc = nil
@@ -392,16 +409,12 @@ func (w *worker) close() {
 // after it lands keeps it in cache.
 const readChunk = 1 << 20
 
-// keptBuffer is the largest buffer a worker keeps between files; a bigger
-// one is dropped after its file, its bytes being the budget's.
-const keptBuffer = 4 << 20
-
 // read fills w.buf with the file's content, hashing as it goes: the one
 // read of the file. A file shorter than its metadata claims yields what
 // there was, with an error.
 func (w *worker) read(f fs.File, size int64, hs []hash.Hash) ([]byte, error) {
 	if int64(cap(w.buf)) < size {
-		w.buf = make([]byte, size) // bounded by MaxFileSize and the budget, checked before
+		w.buf = make([]byte, size) // bounded by MaxFileSize, checked before
 	}
 	buf := w.buf[:size]
 	for _, h := range hs {
@@ -442,16 +455,16 @@ func (w *worker) do(j job) outcome {
 			Reason: fmt.Sprintf("larger than the memory budget for file contents (%d > %d bytes of --max-memory); not read", j.meta.Size, w.opts.MaxMemory)}
 		return o
 	}
-	// The file's bytes are taken from the budget before they exist, and
-	// the buffer of a big file is not kept: what the workers hold stays
-	// within the budget plus one small buffer each.
-	w.mem.take(j.meta.Size)
-	defer func() {
-		if cap(w.buf) > keptBuffer {
-			w.buf = nil
-		}
-		w.mem.give(j.meta.Size)
-	}()
+	if j.meta.Size > int64(cap(w.buf)) {
+		// A worker keeps its buffer between files (a new one per file
+		// would leave the old ones to the garbage collector: twice the
+		// memory). Its bytes are the budget's: a bigger one is taken from
+		// the budget before it exists, the old one given back first.
+		w.release()
+		w.mem.take(j.meta.Size)
+		w.held = j.meta.Size
+		w.buf = make([]byte, j.meta.Size)
+	}
 	f, err := w.fsys.Open(j.path)
 	if err != nil {
 		o.errs = append(o.errs, scanError(w.opts.Volume, j.path, err))
