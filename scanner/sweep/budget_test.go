@@ -111,19 +111,27 @@ func TestSweepHardLinksReadOnce(t *testing.T) {
 			t.Skipf("no hard links here: %v", err)
 		}
 	}
+	// One more name, that a file-name indicator knows: matched without a read.
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(root, "a/first"), filepath.Join(root, "etc/upat.sh")); err != nil {
+		t.Fatal(err)
+	}
 	d, err := dirfs.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fsys := &inFlightFS{FS: d}
-	res := runFS(t, fsys, Options{Rules: embeddedRules(t)})
-	if fsys.opens != 1 || res.Stats.Files != 1 || res.Stats.Links != links {
-		t.Fatalf("%d opens, %d files swept, %d links counted; want 1, 1, %d", fsys.opens, res.Stats.Files, res.Stats.Links, links)
+	res := runFS(t, fsys, Options{Rules: embeddedRules(t), IOCs: embeddedIOCs(t)})
+	if fsys.opens != 1 || res.Stats.Files != 1 || res.Stats.Links != links+1 {
+		t.Fatalf("%d opens, %d files swept, %d links counted; want 1, 1, %d", fsys.opens, res.Stats.Files, res.Stats.Links, links+1)
 	}
 	if len(res.Skipped) != maxLinksListed || !strings.Contains(res.Skipped[0].Reason, "hard link of /a/first") {
 		t.Fatalf("%d listed, first %+v; want %d naming /a/first", len(res.Skipped), res.Skipped[0], maxLinksListed)
 	}
-	if len(res.Findings) != 1 || res.Findings[0].Evidence.Path != "/a/first" {
-		t.Fatalf("findings %+v, want one on /a/first", res.Findings)
+	got := byPath(res)
+	if len(got) != 2 || got["/a/first"].Check != CheckName || got["/etc/upat.sh"].Rule != "ioc.filename" {
+		t.Fatalf("findings %+v, want the content's on /a/first and a file-name IOC on /etc/upat.sh", res.Findings)
 	}
 }

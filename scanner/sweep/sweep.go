@@ -234,6 +234,17 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 				// One inode, one read: its content was (or will be)
 				// swept under its first name.
 				o := outcome{path: p, link: true}
+				if opts.IOCs != nil {
+					// The name is new even if the bytes are not: file-name
+					// indicators are matched on every name, at no read.
+					var hits []hit
+					for _, fn := range opts.IOCs.MatchPath(osPathOf(&opts, "/"+check.Clean(p))) {
+						hits = append(hits, filenameHit(fn))
+					}
+					if len(hits) > 0 {
+						o.finding = buildFinding(check.EvidenceFor(tgt, p, m), hits)
+					}
+				}
 				if linksSeen.Add(1) <= maxLinksListed {
 					o.skipped = &report.Skipped{Volume: opts.Volume, Path: "/" + check.Clean(p), Size: m.Size,
 						Reason: fmt.Sprintf("hard link of /%s (inode %d): content swept once, under that name", check.Clean(first), m.Inode)}
@@ -485,10 +496,7 @@ func (w *worker) do(j job) outcome {
 		o.errs = append(o.errs, scanError(w.opts.Volume, j.path, rerr))
 	}
 	o.scanned, o.bytes = true, int64(len(data))
-	osPath := evPath
-	if mp := strings.TrimRight(w.opts.MountPoint, "/"); mp != "" {
-		osPath = path.Clean("/" + mp + evPath)
-	}
+	osPath := osPathOf(w.opts, evPath)
 	// Hashes of a partial read would name content that is not the file's:
 	// evidence and hash IOCs get none; YARA still sees what was read.
 	var md5hex, sha1hex, sha2hex string
@@ -524,6 +532,15 @@ func (w *worker) do(j job) outcome {
 		o.finding = buildFinding(ev, hits)
 	}
 	return o
+}
+
+// osPathOf is where evPath (a path in the volume) sits in its OS, for the
+// filename IOCs and YARA's path externals.
+func osPathOf(o *Options, evPath string) string {
+	if mp := strings.TrimRight(o.MountPoint, "/"); mp != "" {
+		return path.Clean("/" + mp + evPath)
+	}
+	return evPath
 }
 
 // vars are the LOKI externals for one file at osPath.
