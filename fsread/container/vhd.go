@@ -20,6 +20,10 @@ type vhdFooter struct {
 	checksumOK  bool
 }
 
+// vhdMaxSize is far above the format's 2040 GiB, which some tools exceed,
+// and keeps sizes positive as int64.
+const vhdMaxSize = 1 << 50
+
 const (
 	vhdFixed        = 2
 	vhdDynamic      = 3
@@ -103,6 +107,9 @@ func openVHD(f *file) (*Disk, error) {
 	size, note := ft.size()
 	if note != "" {
 		notes = append(notes, note)
+	}
+	if size > vhdMaxSize {
+		return nil, fmt.Errorf("vhd: virtual size %d is beyond the format's 2040 GiB (and any disk): corrupt", size)
 	}
 	switch ft.diskType {
 	case vhdFixed:
