@@ -27,6 +27,9 @@ type run struct {
 	t     *check.Target
 	out   check.Sink
 	links check.Links
+	// nlinks holds the link count of every file read that has several
+	// names, so a finding on it says the other names were not judged.
+	nlinks map[string]uint32
 }
 
 func newRun(name string, t *check.Target, out check.Sink) *run {
@@ -61,6 +64,12 @@ func (r *run) read(p string) *check.File {
 			return nil
 		}
 		r.out.Error(p, fmt.Errorf("%s: %w", r.t.Volume, err))
+	}
+	if f.Meta != nil && f.Meta.Nlink > 1 && f.Meta.Mode.IsRegular() {
+		if r.nlinks == nil {
+			r.nlinks = map[string]uint32{}
+		}
+		r.nlinks["/"+f.Path] = f.Meta.Nlink
 	}
 	r.limitLines(f, errors.Is(err, check.ErrTooLarge))
 	return f
@@ -138,6 +147,9 @@ func (r *run) finding(f report.Finding) {
 	}
 	if f.Evidence.Volume == "" {
 		f.Evidence.Volume = r.t.Volume
+	}
+	if n := r.nlinks[f.Evidence.Path]; n > 1 {
+		f.Description += fmt.Sprintf(" The file has %d names (hard links): its content was judged once, here; the other names in this directory are inventory items of kind hardlink.", n)
 	}
 	f.ID = report.FindingID(&f)
 	r.out.Finding(f)

@@ -103,6 +103,9 @@ func TestHardLinksJudgedOnce(t *testing.T) {
 	for _, f := range s.findings {
 		if f.Rule == "cron.download-exec" {
 			verdicts++
+			if !strings.Contains(f.Description, fmt.Sprintf("The file has %d names (hard links)", links+1)) {
+				t.Errorf("the verdict does not say the file has other names: %q", f.Description)
+			}
 		}
 	}
 	for _, it := range s.inv {
