@@ -42,8 +42,17 @@ func repoRoot(t testing.TB) string {
 
 var build struct {
 	once sync.Once
+	dir  string
 	bin  string
 	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if build.dir != "" {
+		os.RemoveAll(build.dir)
+	}
+	os.Exit(code)
 }
 
 // binary builds cmd/snapscan once per test process.
@@ -55,7 +64,7 @@ func binary(t *testing.T) string {
 			build.err = err
 			return
 		}
-		build.bin = filepath.Join(dir, "snapscan")
+		build.dir, build.bin = dir, filepath.Join(dir, "snapscan")
 		cmd := exec.Command("go", "build", "-o", build.bin, "./cmd/snapscan")
 		cmd.Dir = repoRoot(t)
 		if out, err := cmd.CombinedOutput(); err != nil {
