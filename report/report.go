@@ -109,6 +109,17 @@ type Stats struct {
 	// FindingsInBaseline counts findings removed because the baseline
 	// report (--baseline) already had them: only new findings remain.
 	FindingsInBaseline int `json:"findings_in_baseline,omitempty"`
+	// InventoryOmitted counts inventory items past the caps (per file and
+	// per scan, docs/limits.md): counted, not listed.
+	InventoryOmitted int64 `json:"inventory_omitted,omitempty"`
+	// ErrorsOmitted counts errors past the per-file cap: the file is named
+	// with the count, the rest are not listed one by one.
+	ErrorsOmitted int64 `json:"errors_omitted,omitempty"`
+	// LinksJudgedOnce counts names of multiply-linked files whose content
+	// was judged under another name (a hard link of an earlier file).
+	LinksJudgedOnce int64 `json:"links_judged_once,omitempty"`
+	// MemoryLimit is the --max-memory budget the scan kept to, in bytes.
+	MemoryLimit int64 `json:"memory_limit,omitempty"`
 }
 
 // FindingID derives the stable id of a finding from what it is: its rule,

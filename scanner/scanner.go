@@ -39,7 +39,42 @@ type Options struct {
 	// pending journal/log writes are not applied, and such a volume is
 	// reported dirty (the verdict is then incomplete).
 	NoReplay bool
+	// MaxMemory is the scan's memory budget in bytes (0: DefaultMaxMemory).
+	// The checks get ReservedMemory of it (fewer check workers when it is
+	// small); the sweep, given SweepMemory(MaxMemory) by its caller, the
+	// rest. It is recorded in Stats.MemoryLimit.
+	MaxMemory int64
 }
+
+// Memory budget defaults (docs/limits.md). DefaultMaxMemory suits a
+// 2-core/4 GiB runner with room for the page cache and a second scan.
+const (
+	DefaultMaxMemory = 1 << 30
+	// ReservedMemory is what the checks and the readers are sized to: check
+	// workers × a 16 MiB artifact × its parse, the readers' caches and the
+	// largest container table (a 32 MiB qcow2 L1 read twice).
+	ReservedMemory = 256 << 20
+	// minSweepMemory is the sweep's share when the budget is smaller than
+	// the reserve: small files still get swept.
+	minSweepMemory = 32 << 20
+)
+
+// SweepMemory is the share of a --max-memory budget the content sweep may
+// hold in file contents (sweep.Options.MaxMemory).
+func SweepMemory(maxMemory int64) int64 {
+	if maxMemory <= 0 {
+		maxMemory = DefaultMaxMemory
+	}
+	return max(maxMemory-ReservedMemory, minSweepMemory)
+}
+
+// Caps on what one scan keeps of the checks' output (docs/limits.md): past
+// them items are counted in Stats, not listed.
+const (
+	maxInventoryPerFile = 1000
+	maxInventory        = 100000
+	maxErrorsPerFile    = 100
+)
 
 // Sweeper is the content sweep over one volume.
 type Sweeper interface {
@@ -55,6 +90,8 @@ type SweepResult struct {
 	Errors       []report.ScanError
 	Inventory    []report.InventoryItem // what the sweep's file hooks recorded
 	Files, Bytes int64
+	// Links counts later names of hard-linked files, swept once.
+	Links int64
 }
 
 // ScanImage scans one image file. It always returns a report: an image that
@@ -201,7 +238,15 @@ func newReport(path string, opts Options) *report.Report {
 		Schema: report.SchemaVersion, Tool: "snapscan", Version: opts.Version,
 		Image: path, Started: time.Now().UTC(),
 		Volumes: []report.Volume{}, Targets: []report.Target{}, Findings: []report.Finding{}, Errors: []report.ScanError{},
+		Stats: report.Stats{MemoryLimit: memoryOf(opts)},
 	}
+}
+
+func memoryOf(opts Options) int64 {
+	if opts.MaxMemory > 0 {
+		return opts.MaxMemory
+	}
+	return DefaultMaxMemory
 }
 
 func finish(ctx context.Context, r *report.Report, opts Options) *report.Report {
@@ -239,6 +284,10 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 	if workers <= 0 {
 		workers = 2 * runtime.GOMAXPROCS(0)
 	}
+	budget := memoryOf(opts)
+	// A check may hold one artifact and its parse (about three times its
+	// bytes) at a time.
+	workers = max(1, min(workers, int(min(budget, ReservedMemory)/(3*check.MaxArtifactSize))))
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup
@@ -282,11 +331,13 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 				r.Stats.FilesSwept += res.Files
 				r.Stats.BytesSwept += res.Bytes
 				r.Stats.FilesSkipped += int64(len(res.Skipped))
+				r.Stats.LinksJudgedOnce += res.Links
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
+	sink.summarize()
 	for i := range r.Targets {
 		sort.Strings(r.Targets[i].Checks)
 	}
@@ -308,10 +359,30 @@ func runCheck(ctx context.Context, t *check.Target, c check.Check, sink *checkSi
 type collector struct {
 	r  *report.Report
 	mu *sync.Mutex
+	// perFile counts inventory items and errors by volume and path, for
+	// the per-file caps; omitted counts the errors past the cap by file.
+	invPerFile map[fileKey]int
+	errPerFile map[fileKey]int
+	omitted    map[fileKey]int
 }
+
+type fileKey struct{ stage, volume, path string }
 
 func (c *collector) forCheck(name string, t *check.Target, index int) *checkSink {
 	return &checkSink{c: c, check: name, volume: t.Volume, target: t, index: index}
+}
+
+// summarize names each file whose errors were cut, with the count.
+func (c *collector) summarize() {
+	keys := make([]fileKey, 0, len(c.omitted))
+	for k := range c.omitted {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].path < keys[j].path })
+	for _, k := range keys {
+		c.r.Errors = append(c.r.Errors, report.ScanError{Volume: k.volume, Path: k.path, Stage: k.stage,
+			Error: fmt.Sprintf("%d more errors in this file not listed (at most %d per file)", c.omitted[k], maxErrorsPerFile)})
+	}
 }
 
 // checkSink stamps what a check reports with the check's name and volume.
@@ -353,6 +424,8 @@ func (s *checkSink) Finding(f report.Finding) {
 	s.c.mu.Unlock()
 }
 
+// Inventory keeps at most maxInventoryPerFile items of one file and
+// maxInventory of the scan; the rest are counted in Stats.InventoryOmitted.
 func (s *checkSink) Inventory(it report.InventoryItem) {
 	if it.Volume == "" {
 		it.Volume = s.volume
@@ -362,19 +435,43 @@ func (s *checkSink) Inventory(it report.InventoryItem) {
 	if it.Volume == s.volume && it.VolumePath == "" && len(s.target.Mounts) > 0 && it.Path != "" {
 		it.Volume, it.VolumePath = s.target.Place(it.Path)
 	}
+	k := fileKey{s.check, it.Volume, it.Path}
 	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	if it.Kind == "hardlink" {
+		s.c.r.Stats.LinksJudgedOnce++
+	}
+	if s.c.invPerFile == nil {
+		s.c.invPerFile = map[fileKey]int{}
+	}
+	if s.c.invPerFile[k] >= maxInventoryPerFile || len(s.c.r.Inventory) >= maxInventory {
+		s.c.r.Stats.InventoryOmitted++
+		return
+	}
+	s.c.invPerFile[k]++
 	s.c.r.Inventory = append(s.c.r.Inventory, it)
-	s.c.mu.Unlock()
 }
 
+// Error keeps at most maxErrorsPerFile errors of one file (a crontab of ten
+// million bad lines is one file's problem, not ten million report lines).
 func (s *checkSink) Error(path string, err error) {
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		return
 	}
 	e := report.ScanError{Volume: s.volume, Path: path, Stage: "check:" + s.check, Error: err.Error()}
+	k := fileKey{e.Stage, e.Volume, path}
 	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	if s.c.errPerFile == nil {
+		s.c.errPerFile, s.c.omitted = map[fileKey]int{}, map[fileKey]int{}
+	}
+	if path != "" && s.c.errPerFile[k] >= maxErrorsPerFile {
+		s.c.omitted[k]++
+		s.c.r.Stats.ErrorsOmitted++
+		return
+	}
+	s.c.errPerFile[k]++
 	s.c.r.Errors = append(s.c.r.Errors, e)
-	s.c.mu.Unlock()
 }
 
 // prettyName reads the distribution or product name for the report header.

@@ -13,7 +13,7 @@
 #   BENCH_REPS          repetitions per measurement, median reported (default 3)
 #   BENCH_TARGETED_REPS repetitions of the targeted (--no-sweep) runs (default 10; each takes tens of ms)
 #   BENCH_BATCH_REPS    repetitions of the 8-image batch (default BENCH_REPS; each batch is 8 full scans)
-#   BENCH_SKIP          space-separated parts to skip: targeted sweep rss4g batch
+#   BENCH_SKIP          space-separated parts to skip: targeted sweep rss4g batch hostile
 #
 # All timings are warm: every input is read once before it is measured (cat > /dev/null), so the page cache holds
 # it, and no step drops caches (the machine is shared). The physical floor row is therefore memory bandwidth plus
@@ -257,8 +257,8 @@ if ! skipped rss4g; then
 		if reps "$REPS" "$work/r-cap" "$SNAPSCAN" scan -f json -o /dev/null "$img4"; then
 			row "3 memory" "scan, one 4 GiB file (80 MiB data + holes), default 64 MiB cap: skipped" "$(secs "$work/r-cap")" "$(rss_mib "$work/r-cap")" "listed as skipped"
 		fi
-		if reps 1 "$work/r-full" "$SNAPSCAN" scan -f json -o /dev/null --max-file-size 5GiB "$img4"; then
-			row "3 memory" "  the same with --max-file-size 5GiB: read, hashed, YARA-scanned" "$(secs "$work/r-full")" "$(rss_mib "$work/r-full")" "1 run; buffer = file size"
+		if reps 1 "$work/r-full" "$SNAPSCAN" scan -f json -o /dev/null --max-file-size 5GiB --max-memory 6GiB "$img4"; then
+			row "3 memory" "  the same, --max-file-size 5GiB --max-memory 6GiB: read, hashed, YARA" "$(secs "$work/r-full")" "$(rss_mib "$work/r-full")" "1 run; buffer = file size"
 		fi
 	fi
 fi
@@ -286,6 +286,51 @@ if ! skipped batch; then
 		q=$(secs "$work/b-seq") p=$(secs "$work/b-par")
 		row "4 batch" "8 x full scan, one after another" "$q" "$(rss_mib "$work/b-seq")" "$(awk -v t="$q" 'BEGIN {printf "%.2f images/min", 8*60/t}')"
 		row "4 batch" "8 x full scan, 2 processes at once (xargs -P2)" "$p" "$(rss_mib "$work/b-par")" "$(awk -v t="$p" 'BEGIN {printf "%.2f images/min", 8*60/t}'); $(ratio "$q" "$p") speed-up"
+	fi
+fi
+
+# --- 5. hostile images: peak RSS and time of each memory bomb (internal/hostile checks the same bounds) ----------
+
+if ! skipped hostile; then
+	if have qemu-img && have perl && have debugfs && have hivexregedit; then
+		hdir=$work/hostile
+		if bash "$repo/testdata/images/hostile.sh" "$hdir" qcow2-l1 vhd-bat vmdk-gd vhdx-meta links-200 links-100000 crontab-1e7 deep-dirs hive-value >/dev/null 2>"$work/hostile.err"; then
+			for c in qcow2-l1.qcow2 vhd-bat.vhd vmdk-gd.vmdk vhdx-meta.vhdx links-200.img links-100000.img crontab-1e7.img deep-dirs.img hive-value.img; do
+				# Exit 3 (no volume readable) is the expected answer for a refused container.
+				if reps "$REPS" "$work/h-$c" bash -c '"$0" "$@"; c=$?; [ $c -eq 0 ] || [ $c -eq 3 ]' \
+					"$SNAPSCAN" scan --inventory -f json -o "$work/h-$c.json" "$hdir/$c"; then
+					what=""
+					if have jq; then
+						# What the report says it refused or cut, in a few words.
+						what=$(jq -r '[(.findings[] | select(.rule | endswith(".oversized")) | .title | .[0:40]),
+							(.errors[] | .error | select(test("claims|deeper|limit|size cap|cap;")) | capture("(?<m>[^:]*(claims|deeper|limit|size cap|cap;)[^:]*)").m | ltrimstr(" ") | .[0:40]),
+							(if .stats.links_judged_once then "\(.stats.links_judged_once) links judged once" else empty end)] | unique | join("; ") | .[0:34]' "$work/h-$c.json" 2>/dev/null)
+					fi
+					row "5 hostile" "scan --inventory $c ($(du -h --apparent-size "$hdir/$c" | cut -f1) apparent, $(du -h "$hdir/$c" | cut -f1) on disk)" "$(secs "$work/h-$c")" "$(rss_mib "$work/h-$c")" "${what:-read lazily}"
+				fi
+			done
+			notes+=("hostile: testdata/images/hostile.sh; the bound is 512 MiB peak RSS and 60 s per image (internal/hostile); default --max-memory 1GiB")
+			# The sweep's memory: four 100 MiB files (holes: YARA and the hashes still see 100 MiB each).
+			img100=$DIR/four100m.img
+			if [ ! -f "$img100.ok" ]; then
+				rm -rf "$DIR/tree100" && mkdir -p "$DIR/tree100/etc" "$DIR/tree100/data"
+				echo 'root:x:0:0:root:/root:/bin/bash' >"$DIR/tree100/etc/passwd"
+				for i in 1 2 3 4; do truncate -s 100M "$DIR/tree100/data/f$i"; done
+				mke2fs -q -F -t ext4 -d "$DIR/tree100" "$img100" 64M >/dev/null 2>&1 && touch "$img100.ok"
+				rm -rf "$DIR/tree100"
+			fi
+			if [ -f "$img100.ok" ]; then
+				reps "$REPS" "$work/m-def" "$SNAPSCAN" scan -f json -o /dev/null --max-file-size 128MiB "$img100" &&
+					row "5 hostile" "scan, four 100 MiB files, --max-file-size 128MiB ($NPROC workers)" "$(secs "$work/m-def")" "$(rss_mib "$work/m-def")" "workers x file size + base"
+				reps "$REPS" "$work/m-384" "$SNAPSCAN" scan -f json -o /dev/null --max-file-size 128MiB --max-memory 384MiB "$img100" &&
+					row "5 hostile" "  the same, --max-memory 384MiB (sweep share 128 MiB)" "$(secs "$work/m-384")" "$(rss_mib "$work/m-384")" "one file at a time, none skipped"
+			fi
+		else
+			say "part 5: hostile.sh failed:"
+			tail -5 "$work/hostile.err" >&2
+		fi
+	else
+		say "part 5: qemu-img, perl, debugfs or hivexregedit missing: skipping the hostile images"
 	fi
 fi
 

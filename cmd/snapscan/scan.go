@@ -174,6 +174,9 @@ func runScan(cmd *cobra.Command, f *scanFlags, images []string) error {
 	}
 
 	opts := scanner.Options{Checks: allChecks(), Workers: f.workers, Version: version, NoReplay: f.noReplay}
+	if opts.MaxMemory, err = f.sweepFlags.scanMemory(f.ci.parallel); err != nil {
+		return &exitError{report.ExitUsage, err}
+	}
 	if quiet(cmd) {
 		f.sweepFlags.noProgress = true
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,8 @@ type sweepFlags struct {
 	maxFileSize string
 	timeout     time.Duration
 	noProgress  bool
+	maxMemory   string
+	memory      int64 // parsed --max-memory, per scan
 }
 
 func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
@@ -36,6 +39,19 @@ func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
 	fl.StringVar(&f.maxFileSize, "max-file-size", "64MiB", "files larger than this are not content-scanned and are listed as skipped (e.g. 16MiB, 1GiB)")
 	fl.DurationVar(&f.timeout, "file-timeout", sweep.DefaultTimeout, "YARA time limit per file (at least 1s)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress line (it is shown only when standard error is a terminal, and erased before the report)")
+	fl.StringVar(&f.maxMemory, "max-memory", "1GiB", "memory budget of the whole run (checks, readers and content sweep; split between --parallel scans): beyond it the sweep runs fewer files at once and skips, with the reason, files it cannot hold (docs/limits.md)")
+}
+
+// scanMemory parses --max-memory, tells the Go runtime (so garbage is
+// collected before the budget is reached) and returns each scan's share.
+func (f *sweepFlags) scanMemory(parallel int) (int64, error) {
+	total, err := parseSize(f.maxMemory)
+	if err != nil {
+		return 0, fmt.Errorf("--max-memory: %w", err)
+	}
+	debug.SetMemoryLimit(total)
+	f.memory = total / int64(max(parallel, 1))
+	return f.memory, nil
 }
 
 // yaraSweeper runs the content sweep with one compiled rule set shared by
@@ -47,6 +63,7 @@ type yaraSweeper struct {
 	maxSize  int64
 	timeout  time.Duration
 	progress *progress // the scan's status line; nil for none
+	memory   int64     // the sweep's share of --max-memory
 
 	mu     sync.Mutex
 	owners map[string]func(*fsread.Meta) string // by image (volume name before '@')
@@ -107,13 +124,13 @@ func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, e
 	if err != nil {
 		return nil, err
 	}
-	return &yaraSweeper{rules: rules, iocs: iocs, workers: workers, maxSize: maxSize, timeout: f.timeout}, nil
+	return &yaraSweeper{rules: rules, iocs: iocs, workers: workers, maxSize: maxSize, timeout: f.timeout, memory: scanner.SweepMemory(f.memory)}, nil
 }
 
 func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPoint string) scanner.SweepResult {
 	opts := sweep.Options{
 		Volume: volume, MountPoint: mountPoint, Rules: s.rules, IOCs: s.iocs,
-		Workers: s.workers, MaxFileSize: s.maxSize, Timeout: s.timeout,
+		Workers: s.workers, MaxFileSize: s.maxSize, Timeout: s.timeout, MaxMemory: s.memory,
 	}
 	opts.Progress = s.progress.sweep(volume)
 	// The scanner sweeps an image's roots before the volumes they mount,
@@ -144,7 +161,7 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 	}
 	out := scanner.SweepResult{
 		Findings: res.Findings, Skipped: res.Skipped, Errors: res.Errors, Inventory: res.Inventory,
-		Files: res.Stats.Files, Bytes: res.Stats.Bytes,
+		Files: res.Stats.Files, Bytes: res.Stats.Bytes, Links: res.Stats.Links,
 	}
 	if err != nil {
 		// Interrupted: keep what was swept and say the rest was not.

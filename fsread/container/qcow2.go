@@ -44,7 +44,13 @@ type qcow2Header struct {
 	compression  uint8
 	backingName  string
 	clusterSize  int64
+	l1Used       uint32 // entries the virtual size needs, <= l1Size
 }
+
+// qcow2MaxL1Entries is qemu's QCOW_MAX_L1_SIZE (32 MiB of 8-byte entries):
+// qemu refuses a larger active L1 table, so no image it wrote has one, and
+// the library's whole-table read costs at most twice that.
+const qcow2MaxL1Entries = 32 << 20 / 8
 
 const (
 	qcow2IncompatDirty      = 1 << 0
@@ -141,6 +147,12 @@ func parseQCOW2Header(f *file) (*qcow2Header, []string, error) {
 	if uint64(h.l1Size) < need {
 		return nil, nil, fmt.Errorf("qcow2: L1 table has %d entries, the virtual size %d needs %d", h.l1Size, h.size, need)
 	}
+	if uint64(h.l1Size) > qcow2MaxL1Entries {
+		return nil, nil, fmt.Errorf("qcow2: L1 table claims %d entries (%d bytes), over the %d-byte limit qemu also enforces: refused", h.l1Size, uint64(h.l1Size)*8, qcow2MaxL1Entries*8)
+	}
+	// The library reads the L1 table whole; only the entries the virtual
+	// size needs are ever used, so it is shown a header with that many.
+	h.l1Used = uint32(need)
 	if h.l1Size > 0 {
 		if h.l1Off == 0 || h.l1Off > uint64(f.size) || uint64(h.l1Size)*8 > uint64(f.size)-h.l1Off {
 			return nil, nil, fmt.Errorf("qcow2: L1 table at offset %d (%d entries) lies outside the file (%d bytes): truncated or corrupt", h.l1Off, h.l1Size, f.size)
@@ -159,7 +171,35 @@ func parseQCOW2Header(f *file) (*qcow2Header, []string, error) {
 		}
 		h.backingName = string(name)
 	}
+	if err := qcow2Extensions(f, h); err != nil {
+		return nil, nil, err
+	}
 	return h, notes, nil
+}
+
+// qcow2Extensions checks that the header extensions end inside the first
+// cluster, as qemu requires: the library reads extensions until it finds the
+// end marker, keeping each one, however far into the file that is.
+func qcow2Extensions(f *file, h *qcow2Header) error {
+	off := int64(h.headerLength)
+	end := min(h.clusterSize, f.size)
+	if h.backingOff != 0 && int64(h.backingOff) < end && int64(h.backingOff) >= off {
+		end = int64(h.backingOff)
+	}
+	for {
+		if off+8 > end {
+			return fmt.Errorf("qcow2: header extensions run past the first cluster (%d bytes): corrupt", h.clusterSize)
+		}
+		b, err := f.read("qcow2 header extension", off, 8)
+		if err != nil {
+			return err
+		}
+		typ, length := binary.BigEndian.Uint32(b), int64(binary.BigEndian.Uint32(b[4:]))
+		if typ == 0 {
+			return nil
+		}
+		off += 8 + (length+7)&^7
+	}
 }
 
 func openQCOW2(f *file, opts Options) (*Disk, error) {
@@ -167,7 +207,7 @@ func openQCOW2(f *file, opts Options) (*Disk, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h.l1Size == 0 {
+	if h.l1Used == 0 {
 		// Nothing allocated (the library refuses an empty L1): the disk is
 		// zeros, or its backing file, which is not followed here.
 		if h.backingName != "" {
@@ -175,7 +215,12 @@ func openQCOW2(f *file, opts Options) (*Disk, error) {
 		}
 		return &Disk{Format: "qcow2", Size: int64(h.size), ReaderAt: zeroReader{}, Notes: notes}, nil
 	}
-	ra := f.r
+	var edits []patch
+	if h.l1Used < h.l1Size {
+		l1 := make([]byte, 4)
+		binary.BigEndian.PutUint32(l1, h.l1Used)
+		edits = append(edits, patch{off: 36, data: l1})
+	}
 	var depth int
 	var opener image.OpenWithType
 	switch {
@@ -183,7 +228,7 @@ func openQCOW2(f *file, opts Options) (*Disk, error) {
 		// The library opens whatever the header names, so it is shown a
 		// header without one. Clusters this image does not hold then read
 		// as zeros, which is what the examiner is told.
-		ra = &patched{r: f.r, off: 8, data: make([]byte, 12)}
+		edits = append(edits, patch{off: 8, data: make([]byte, 12)})
 		notes = append(notes, fmt.Sprintf("backing file %q not followed: clusters this image does not hold read as zeros", h.backingName))
 	case h.backingName != "":
 		notes = append(notes, fmt.Sprintf("backing file %q followed", h.backingName))
@@ -195,6 +240,10 @@ func openQCOW2(f *file, opts Options) (*Disk, error) {
 			}
 			return img, nil
 		}
+	}
+	var ra io.ReaderAt = f.r
+	if len(edits) > 0 {
+		ra = &patched{r: f.r, edits: edits}
 	}
 	var lib io.ReaderAt = noClose{ra}
 	if nm, ok := ra.(interface{ Name() string }); ok && opener != nil {
@@ -264,20 +313,26 @@ type namedNoClose struct {
 
 func (n namedNoClose) Name() string { return n.name }
 
-// patched overlays data at off on r: a read-only edit of the header the
-// library is shown, never written to the file.
+// patched overlays edits on r: a read-only edit of the header the library
+// is shown, never written to the file.
 type patched struct {
-	r    io.ReaderAt
+	r     io.ReaderAt
+	edits []patch
+}
+
+type patch struct {
 	off  int64
 	data []byte
 }
 
 func (p *patched) ReadAt(b []byte, off int64) (int, error) {
 	n, err := p.r.ReadAt(b, off)
-	end := p.off + int64(len(p.data))
-	if off < end && off+int64(n) > p.off {
-		for i := max(off, p.off); i < min(off+int64(n), end); i++ {
-			b[i-off] = p.data[i-p.off]
+	for _, e := range p.edits {
+		end := e.off + int64(len(e.data))
+		if off < end && off+int64(n) > e.off {
+			for i := max(off, e.off); i < min(off+int64(n), end); i++ {
+				b[i-off] = e.data[i-e.off]
+			}
 		}
 	}
 	return n, err

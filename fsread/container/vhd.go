@@ -20,6 +20,10 @@ type vhdFooter struct {
 	checksumOK  bool
 }
 
+// vhdMaxSize is far above the format's 2040 GiB, which some tools exceed,
+// and keeps sizes positive as int64.
+const vhdMaxSize = 1 << 50
+
 const (
 	vhdFixed        = 2
 	vhdDynamic      = 3
@@ -104,6 +108,9 @@ func openVHD(f *file) (*Disk, error) {
 	if note != "" {
 		notes = append(notes, note)
 	}
+	if size > vhdMaxSize {
+		return nil, fmt.Errorf("vhd: virtual size %d is beyond the format's 2040 GiB (and any disk): corrupt", size)
+	}
 	switch ft.diskType {
 	case vhdFixed:
 		if tail == nil || string(tail[:8]) != "conectix" {
@@ -144,7 +151,9 @@ func (b *boundedRaw) ReadAt(p []byte, off int64) (int, error) {
 // sector whose bitmap bit is clear, reads as zeros.
 type dynamicVHD struct {
 	f          *file
-	bat        []uint32
+	bat        *tablePages
+	batOff     int64
+	blocks     int64 // BAT entries the virtual size needs
 	blockSize  int64
 	bitmapSize int64
 }
@@ -179,17 +188,14 @@ func openDynamicVHD(f *file, ft vhdFooter, size uint64, notes []string) (*Disk, 
 	if tableOff > uint64(f.size) {
 		return nil, fmt.Errorf("vhd: BAT at offset %d lies outside the file (%d bytes)", tableOff, f.size)
 	}
-	// Only the entries the virtual size needs are read (the table may be
-	// longer); both are bounded by the file, checked by read.
+	// Only the entries the virtual size needs are used (the table may be
+	// longer); they must lie in the file, and are read a page at a time
+	// when the disk is read there, never whole.
 	need := (int64(size) + blockSize - 1) / blockSize
-	raw, err := f.read("vhd BAT", int64(tableOff), need*4)
-	if err != nil {
-		return nil, fmt.Errorf("vhd: %w", err)
+	if need*4 > f.size-int64(tableOff) {
+		return nil, fmt.Errorf("vhd: BAT at offset %d (%d entries) lies outside the file (%d bytes): truncated or corrupt", tableOff, need, f.size)
 	}
-	d := &dynamicVHD{f: f, bat: make([]uint32, need), blockSize: blockSize}
-	for i := range d.bat {
-		d.bat[i] = be.Uint32(raw[4*i:])
-	}
+	d := &dynamicVHD{f: f, bat: newTablePages(f, be), batOff: int64(tableOff), blocks: need, blockSize: blockSize}
 	// One bit per sector, padded to whole sectors.
 	d.bitmapSize = (blockSize/512/8 + 511) / 512 * 512
 	return &Disk{Format: "vhd (dynamic)", Size: int64(size), ReaderAt: d, Notes: notes}, nil
@@ -202,7 +208,7 @@ func (d *dynamicVHD) ReadAt(p []byte, off int64) (int, error) {
 		blk := cur / d.blockSize
 		in := cur % d.blockSize
 		chunk := p[n:min(len(p), n+int(d.blockSize-in))]
-		if blk >= int64(len(d.bat)) {
+		if blk >= d.blocks {
 			return n, fmt.Errorf("virtual offset %d is past the BAT", cur)
 		}
 		if err := d.readBlock(chunk, blk, in); err != nil {
@@ -214,7 +220,10 @@ func (d *dynamicVHD) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (d *dynamicVHD) readBlock(p []byte, blk, in int64) error {
-	e := d.bat[blk]
+	e, err := d.bat.u32(d.batOff+4*blk, fmt.Sprintf("vhd BAT entry %d", blk))
+	if err != nil {
+		return err
+	}
 	if e == 0xffffffff {
 		zero(p)
 		return nil

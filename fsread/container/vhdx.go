@@ -70,6 +70,7 @@ func openVHDX(f *file) (*Disk, error) {
 		return nil, fmt.Errorf("vhdx: region table claims %d entries, the format allows 2047", count)
 	}
 	var haveBAT, haveMeta bool
+	var metaOff uint64
 	for i := uint32(0); i < count; i++ {
 		e := rt[16+32*i : 16+32*(i+1)]
 		off := binary.LittleEndian.Uint64(e[16:])
@@ -81,11 +82,18 @@ func openVHDX(f *file) (*Disk, error) {
 		case bytes.Equal(e[:16], vhdxBATGUID):
 			haveBAT = true
 		case bytes.Equal(e[:16], vhdxMetadataGUID):
-			haveMeta = true
+			haveMeta, metaOff = true, off
 		}
 	}
 	if !haveBAT || !haveMeta {
 		return nil, fmt.Errorf("vhdx: region table lacks the BAT or metadata region")
+	}
+	// The library makes one entry per metadata table entry the table header
+	// claims; the format allows 2047.
+	if mh, err := f.read("vhdx metadata table header", int64(metaOff), 32); err != nil {
+		return nil, fmt.Errorf("vhdx: %w", err)
+	} else if n := binary.LittleEndian.Uint16(mh[10:]); string(mh[:8]) == "metadata" && n > 2047 {
+		return nil, fmt.Errorf("vhdx: metadata table claims %d entries, the format allows 2047", n)
 	}
 	v, err := vhdx.NewVHDXFile(f.r)
 	if err != nil {

@@ -109,15 +109,16 @@ func parseVMDKHeader(b []byte) vmdkHeader {
 }
 
 // vmdkSparse reads a hosted sparse extent (monolithicSparse or
-// streamOptimized): a grain directory of grain tables of grain offsets, all
-// loaded at open and immutable afterwards, so reads share nothing but the
-// decompressed-grain cache.
+// streamOptimized): a grain directory of grain tables of grain offsets, read
+// a page at a time through the table cache when a grain is first looked up,
+// so a directory the header claims costs nothing until it is used.
 type vmdkSparse struct {
 	f          *file
 	grainBytes int64
 	gtes       int64
-	gd         []uint32
-	gts        map[uint32][]uint32 // by GD entry (sector offset)
+	tables     *tablePages
+	gdOff      int64 // bytes
+	gdEntries  int64
 	compressed bool
 	markers    bool
 	zeroGrain  bool
@@ -201,44 +202,20 @@ func openVMDK(f *file) (*Disk, error) {
 	if nGD > uint64(f.size)/4 {
 		return nil, fmt.Errorf("vmdk: grain directory of %d entries cannot fit in the file (%d bytes): corrupt", nGD, f.size)
 	}
-	raw, err := f.read("vmdk grain directory", int64(h.gdOff)*512, int64(nGD)*4)
-	if err != nil {
-		return nil, fmt.Errorf("vmdk: %w", err)
+	if nGD*4 > uint64(f.size)-h.gdOff*512 {
+		return nil, fmt.Errorf("vmdk: grain directory at sector %d (%d entries) lies outside the file (%d bytes): truncated or corrupt", h.gdOff, nGD, f.size)
 	}
 	v := &vmdkSparse{
 		f:          f,
 		grainBytes: int64(h.grainSize) * 512,
 		gtes:       int64(h.gtes),
-		gd:         make([]uint32, nGD),
-		gts:        map[uint32][]uint32{},
+		tables:     newTablePages(f, binary.LittleEndian),
+		gdOff:      int64(h.gdOff) * 512,
+		gdEntries:  int64(nGD),
 		compressed: h.flags&vmdkFlagCompressed != 0,
 		markers:    h.flags&vmdkFlagMarkers != 0,
 		zeroGrain:  h.flags&vmdkFlagZeroGrain != 0,
 		cache:      map[int64][]byte{},
-	}
-	// Grain tables lie in the file without overlapping, so together they
-	// are no bigger than it: that bounds what is loaded here however the
-	// directory repeats itself.
-	budget := f.size
-	le := binary.LittleEndian
-	for i := range v.gd {
-		e := le.Uint32(raw[4*i:])
-		v.gd[i] = e
-		if e == 0 || v.gts[e] != nil {
-			continue
-		}
-		if budget -= int64(h.gtes) * 4; budget < 0 {
-			return nil, fmt.Errorf("vmdk: grain tables add up to more than the file holds: corrupt")
-		}
-		tb, err := f.read(fmt.Sprintf("vmdk grain table %d", i), int64(e)*512, int64(h.gtes)*4)
-		if err != nil {
-			return nil, fmt.Errorf("vmdk: %w", err)
-		}
-		gt := make([]uint32, h.gtes)
-		for j := range gt {
-			gt[j] = le.Uint32(tb[4*j:])
-		}
-		v.gts[e] = gt
 	}
 	return &Disk{Format: format, Size: int64(h.capacity) * 512, ReaderAt: v, Notes: notes}, nil
 }
@@ -260,15 +237,25 @@ func (v *vmdkSparse) ReadAt(p []byte, off int64) (int, error) {
 
 func (v *vmdkSparse) readGrain(p []byte, g, in int64) error {
 	gdi := g / v.gtes
-	if gdi >= int64(len(v.gd)) {
+	if gdi >= v.gdEntries {
 		return fmt.Errorf("grain %d is past the grain directory", g)
 	}
-	gt := v.gts[v.gd[gdi]]
-	if gt == nil {
+	gt, err := v.tables.u32(v.gdOff+4*gdi, fmt.Sprintf("vmdk grain directory entry %d", gdi))
+	if err != nil {
+		return err
+	}
+	if gt == 0 {
 		zero(p)
 		return nil
 	}
-	sec := gt[g%v.gtes]
+	gtOff := int64(gt) * 512
+	if gtOff > v.f.size-4*v.gtes {
+		return fmt.Errorf("vmdk grain table %d at offset %d lies outside the file (%d bytes): truncated or corrupt", gdi, gtOff, v.f.size)
+	}
+	sec, err := v.tables.u32(gtOff+4*(g%v.gtes), fmt.Sprintf("vmdk grain table %d", gdi))
+	if err != nil {
+		return err
+	}
 	if sec == 0 || (sec == 1 && v.zeroGrain) {
 		zero(p)
 		return nil

@@ -95,6 +95,7 @@ func (b backend) Meta(n string) (*fsread.Meta, error) {
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
 		m.Inode = sys.Ino
 		m.Nlink = uint32(sys.Nlink)
+		m.Dev = uint64(sys.Dev) // a tree may span host filesystems, whose inode numbers repeat
 		m.HasOwner, m.UID, m.GID = true, sys.Uid, sys.Gid
 		m.Atime = time.Unix(sys.Atim.Sec, sys.Atim.Nsec).UTC()
 		m.Ctime = time.Unix(sys.Ctim.Sec, sys.Ctim.Nsec).UTC()

@@ -115,6 +115,24 @@ var ErrTooLarge = errors.New("larger than the size cap; only the head was read")
 // ReadFileMax is ReadFile with another cap, for artifacts that are
 // legitimately large (registry hives).
 func ReadFileMax(t *Target, name string, max int) (*File, error) {
+	return ReadFileOnce(t, name, max, nil, "")
+}
+
+// LinkedError is ReadFileOnce's answer for a name whose inode was already
+// read under another name: nothing was read.
+type LinkedError struct {
+	Path, First string
+	Inode       uint64
+}
+
+func (e *LinkedError) Error() string {
+	return "/" + e.Path + " is a hard link of /" + e.First + ": content judged once, there"
+}
+
+// ReadFileOnce is ReadFileMax that reads each multiply-linked inode once per
+// scope of links: a later name returns a nil File and a *LinkedError naming
+// the first. links nil reads every name.
+func ReadFileOnce(t *Target, name string, max int, links *Links, scope string) (*File, error) {
 	name = Clean(name)
 	f, err := t.FS.Open(name)
 	if err != nil {
@@ -127,6 +145,12 @@ func ReadFileMax(t *Target, name string, max int) (*File, error) {
 	}
 	if info.IsDir() {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fsread.ErrIsDir}
+	}
+	if links != nil {
+		m := fsread.MetaOf(info)
+		if first, seen := links.First(m, scope, name); seen {
+			return nil, &LinkedError{Path: name, First: first, Inode: m.Inode}
+		}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
 	if err != nil {

@@ -121,7 +121,9 @@ func accountsOf(t *check.Target) []PasswdEntry {
 	if f == nil || (err != nil && len(f.Data) == 0) {
 		return nil
 	}
-	ents, _ := ParsePasswd(f.Data)
+	// The accounts check reports a passwd beyond its limit; the homes the
+	// other checks look in come from the same lines.
+	ents, _ := ParsePasswd(headLines(f.Data, lineLimitOf("accounts")))
 	return ents
 }
 
@@ -203,6 +205,7 @@ func (c Accounts) Run(ctx context.Context, t *check.Target, out check.Sink) erro
 		badNames[m.Pattern] = m
 	}
 
+	pfLines := newLineIndex(pf.Data)
 	for _, u := range users {
 		sh, hasShadow := shadow[u.Name]
 		hash := u.Password
@@ -233,7 +236,7 @@ func (c Accounts) Run(ctx context.Context, t *check.Target, out check.Sink) erro
 			}
 		}
 		r.inventory("account", pf.Path, u.Line, fmt.Sprintf("%s uid=%d home=%s shell=%s", u.Name, u.UID, u.Home, u.Shell), fields)
-		ev := at(pf, u.Line, lineText(pf.Data, u.Line))
+		ev := at(pf, u.Line, pfLines.text(u.Line))
 		remedyDel := fmt.Sprintf("Confirm with the system owner, then lock or delete the account (usermod -L -e 1 %s, or userdel -r %s; "+
 			"chattr -ia /etc/passwd /etc/shadow first if they are immutable), and look for what it was used for (its home, cron, SSH keys).", u.Name, u.Name)
 

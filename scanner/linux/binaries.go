@@ -159,7 +159,7 @@ func (r *run) head(p string, n int) []byte {
 
 func firstLines(data []byte, n int) string {
 	var out []string
-	for _, l := range lines(data) {
+	for _, l := range lines(headLines(data, n)) {
 		if len(out) == n {
 			break
 		}

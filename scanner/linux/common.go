@@ -23,9 +23,13 @@ import (
 
 // run bundles what every check needs while it runs.
 type run struct {
-	name string
-	t    *check.Target
-	out  check.Sink
+	name  string
+	t     *check.Target
+	out   check.Sink
+	links check.Links
+	// nlinks holds the link count of every file read that has several
+	// names, so a finding on it says the other names were not judged.
+	nlinks map[string]uint32
 }
 
 func newRun(name string, t *check.Target, out check.Sink) *run {
@@ -40,8 +44,18 @@ func absent(err error) bool {
 
 // read reads a persistence file; nil when it is absent, recorded as an error
 // when it exists but cannot be read. A truncated read is recorded and used.
+// A hard link of a file this check already read in the same directory is
+// not read again: it is listed as a link of the first (nil is returned).
+// A file longer than the check's line limit (signatures/linux/limits.txt)
+// is a finding of its own, and only its first lines are returned.
 func (r *run) read(p string) *check.File {
-	f, err := check.ReadFile(r.t, p)
+	f, err := check.ReadFileOnce(r.t, p, check.MaxArtifactSize, &r.links, path.Dir(check.Clean(p)))
+	var linked *check.LinkedError
+	if errors.As(err, &linked) {
+		r.inventory("hardlink", p, 0, "hard link of /"+linked.First, map[string]string{
+			"first": "/" + linked.First, "inode": fmt.Sprint(linked.Inode)})
+		return nil
+	}
 	if err != nil {
 		if f == nil {
 			if !absent(err) && !errors.Is(err, fsread.ErrIsDir) {
@@ -51,7 +65,45 @@ func (r *run) read(p string) *check.File {
 		}
 		r.out.Error(p, fmt.Errorf("%s: %w", r.t.Volume, err))
 	}
+	if f.Meta != nil && f.Meta.Nlink > 1 && f.Meta.Mode.IsRegular() {
+		if r.nlinks == nil {
+			r.nlinks = map[string]uint32{}
+		}
+		r.nlinks["/"+f.Path] = f.Meta.Nlink
+	}
+	r.limitLines(f, errors.Is(err, check.ErrTooLarge))
 	return f
+}
+
+// limitLines cuts f to its check's line limit and reports a file beyond it:
+// the parsers, the inventory and the report then cost what the limit allows
+// whatever the file holds. cut says the read itself stopped at the size cap.
+func (r *run) limitLines(f *check.File, cut bool) {
+	lim, ok := sigs().limits[r.name]
+	if !ok || !isText(f.Data) {
+		return
+	}
+	n := bytes.Count(f.Data, []byte{'\n'})
+	if len(f.Data) > 0 && f.Data[len(f.Data)-1] != '\n' {
+		n++
+	}
+	if n <= lim.Lines && !cut {
+		return
+	}
+	judged := min(n, lim.Lines)
+	f.Data = headLines(f.Data, judged)
+	count := fmt.Sprintf("%d lines", n)
+	if cut {
+		count = fmt.Sprintf("at least %d lines in its first %d MiB", n, check.MaxArtifactSize>>20)
+	}
+	ev := f.Evidence
+	r.finding(report.Finding{
+		Rule: r.name + ".oversized", Severity: lim.Severity, Technique: lim.Technique, Evidence: ev,
+		Title: fmt.Sprintf("Oversized %s: %s, judged the first %d", lim.What, count, judged),
+		Description: fmt.Sprintf("%s holds %s (%d bytes); a real %s is far shorter. Only the first %d lines were parsed and judged: "+
+			"a line past them (a job hidden under padding) is not in this report.", ev.Path, count, ev.Size, lim.What, judged),
+		Remediation: fmt.Sprintf("Preserve a copy of %s and read it whole (grep -v for the padding line), since this scan judged only its head.", ev.Path),
+	})
 }
 
 // readDir lists a directory; nil when absent.
@@ -95,6 +147,9 @@ func (r *run) finding(f report.Finding) {
 	}
 	if f.Evidence.Volume == "" {
 		f.Evidence.Volume = r.t.Volume
+	}
+	if n := r.nlinks[f.Evidence.Path]; n > 1 {
+		f.Description += fmt.Sprintf(" The file has %d names (hard links): its content was judged once, here; the other names in this directory are inventory items of kind hardlink.", n)
 	}
 	f.ID = report.FindingID(&f)
 	r.out.Finding(f)
@@ -145,11 +200,38 @@ type line struct {
 	Text string
 }
 
-// lines splits text into lines, dropping a trailing CR.
+// lineLimitOf is a check's line limit, maxParsedLines for one without.
+func lineLimitOf(checkName string) int {
+	if l, ok := sigs().limits[checkName]; ok {
+		return l.Lines
+	}
+	return maxParsedLines
+}
+
+// headLines returns the first n lines of data.
+func headLines(data []byte, n int) []byte {
+	end := 0
+	for i := 0; i < n; i++ {
+		j := bytes.IndexByte(data[end:], '\n')
+		if j < 0 {
+			return data
+		}
+		end += j + 1
+	}
+	return data[:end]
+}
+
+// maxParsedLines bounds the lines any parser here sees in one file, for the
+// checks without a line limit of their own: a 16 MiB file of newlines would
+// otherwise be 16 million line records.
+const maxParsedLines = 1 << 20
+
+// lines splits text into lines, dropping a trailing CR; past maxParsedLines
+// the rest is not split.
 func lines(data []byte) []line {
 	var out []line
 	n := 0
-	for len(data) > 0 {
+	for len(data) > 0 && n < maxParsedLines {
 		n++
 		i := bytes.IndexByte(data, '\n')
 		var l []byte
@@ -255,6 +337,36 @@ func lineText(data []byte, n int) string {
 		}
 	}
 	return ""
+}
+
+// lineIndex finds physical lines of one file by number in constant time:
+// evidence for each of a file's lines through lineText would cost the square
+// of its length (a 200,000-line hosts block list: minutes).
+type lineIndex struct {
+	data   []byte
+	starts []int
+}
+
+func newLineIndex(data []byte) *lineIndex {
+	x := &lineIndex{data: data, starts: []int{0}}
+	for i, c := range data {
+		if c == '\n' && i+1 < len(data) {
+			x.starts = append(x.starts, i+1)
+		}
+	}
+	return x
+}
+
+// text returns physical line n (1-based), "" when out of range.
+func (x *lineIndex) text(n int) string {
+	if n < 1 || n > len(x.starts) || len(x.data) == 0 {
+		return ""
+	}
+	l := x.data[x.starts[n-1]:]
+	if j := bytes.IndexByte(l, '\n'); j >= 0 {
+		l = l[:j]
+	}
+	return strings.TrimSuffix(string(l), "\r")
 }
 
 // realPath is the canonical in-image path of p ("/usr/lib" for "/lib" on

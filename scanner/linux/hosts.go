@@ -64,9 +64,10 @@ func (c Hosts) Run(ctx context.Context, t *check.Target, out check.Sink) error {
 		for _, b := range bad {
 			out.Error(f.Path, fmt.Errorf("%s: line %d is not an address line", t.Volume, b))
 		}
+		idx := newLineIndex(f.Data)
 		for _, e := range ents {
 			r.inventory("hosts", f.Path, e.Line, e.Addr+" "+strings.Join(e.Names, " "), map[string]string{"address": e.Addr, "names": strings.Join(e.Names, " ")})
-			ev := at(f, e.Line, lineText(f.Data, e.Line))
+			ev := at(f, e.Line, idx.text(e.Line))
 			for _, n := range e.Names {
 				if pool := s.poolFor(n); pool != "" {
 					if sinkhole(e.Addr) {

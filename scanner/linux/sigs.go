@@ -1,9 +1,11 @@
 package linux
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -40,10 +42,19 @@ type sigdata struct {
 	pools      []string            // domains and IPs, lower case
 	ports      map[string]bool
 	security   []string // security/update domains
+	limits     map[string]lineLimit
+}
+
+// lineLimit is one line of signatures/linux/limits.txt.
+type lineLimit struct {
+	Lines     int
+	Severity  report.Severity
+	Technique string
+	What      string
 }
 
 var loadSigs = sync.OnceValues(func() (*sigdata, error) {
-	s := &sigdata{techniques: map[string]string{}, locations: map[string][]string{}, ports: map[string]bool{}, allow: map[string][]*regexp.Regexp{}}
+	s := &sigdata{limits: map[string]lineLimit{}, techniques: map[string]string{}, locations: map[string][]string{}, ports: map[string]bool{}, allow: map[string][]*regexp.Regexp{}}
 	list := func(name string) ([]signatures.Entry, error) { return signatures.List(name) }
 
 	ents, err := list("linux/families.txt")
@@ -115,6 +126,17 @@ var loadSigs = sync.OnceValues(func() (*sigdata, error) {
 	}
 	for _, e := range ents {
 		s.ports[e.Field(0)] = true
+	}
+	if ents, err = list("linux/limits.txt"); err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		n, nerr := strconv.Atoi(e.Field(1))
+		sev, err := report.ParseSeverity(e.Field(2))
+		if err != nil || nerr != nil || n < 1 || len(e.Fields) < 5 {
+			return nil, fmt.Errorf("linux/limits.txt:%d: want check;lines;severity;technique;what (%v)", e.Line, errors.Join(err, nerr))
+		}
+		s.limits[e.Field(0)] = lineLimit{n, sev, e.Field(3), e.Field(4)}
 	}
 	if ents, err = list("linux/security-domains.txt"); err != nil {
 		return nil, err

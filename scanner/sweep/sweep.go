@@ -66,8 +66,13 @@ type Options struct {
 	IOCs *signatures.IOCs
 
 	// Workers bounds the files in flight (default GOMAXPROCS, at most
-	// MaxWorkers). Memory is bounded by Workers × MaxFileSize.
+	// MaxWorkers). Memory is bounded by Workers × MaxFileSize, and by
+	// MaxMemory when it is set.
 	Workers int
+	// MaxMemory bounds the file content held by all workers at once
+	// (0: Workers × MaxFileSize). Big files then run fewer at a time; a
+	// file larger than MaxMemory is skipped and listed with the reason.
+	MaxMemory int64
 	// MaxFileSize: larger files are not read and are listed as skipped
 	// (default DefaultMaxFileSize).
 	MaxFileSize int64
@@ -105,13 +110,21 @@ type Progress struct {
 
 // Stats counts the work of one sweep.
 type Stats struct {
-	Files    int64         `json:"files"`   // regular files read and scanned
-	Bytes    int64         `json:"bytes"`   // bytes read and scanned
-	Skipped  int64         `json:"skipped"` // files listed in Result.Skipped
-	Findings int64         `json:"findings"`
-	Errors   int64         `json:"errors"`
-	Elapsed  time.Duration `json:"elapsed"`
+	Files    int64 `json:"files"`   // regular files read and scanned
+	Bytes    int64 `json:"bytes"`   // bytes read and scanned
+	Skipped  int64 `json:"skipped"` // files listed in Result.Skipped
+	Findings int64 `json:"findings"`
+	Errors   int64 `json:"errors"`
+	// Links counts names of files with several hard links whose content
+	// was swept under another name, listed in Skipped up to maxLinksListed.
+	Links   int64         `json:"links"`
+	Elapsed time.Duration `json:"elapsed"`
 }
+
+// maxLinksListed bounds the hard links one sweep lists as skipped; the rest
+// are counted in Stats.Links. 10^5 links to one file are one read, not a
+// report of 10^5 lines.
+const maxLinksListed = 1000
 
 // Result is what one sweep produced, sorted by path.
 type Result struct {
@@ -138,6 +151,7 @@ type outcome struct {
 	finding *report.Finding
 	skipped *report.Skipped
 	errs    []report.ScanError
+	link    bool // a later name of a hard-linked file, not read
 }
 
 // Run sweeps fsys. It returns an error only when the sweep could not run
@@ -154,8 +168,9 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 	// Create the scanners before walking: a rule set libyara refuses must
 	// fail the sweep up front, not once per file.
 	workers := make([]*worker, opts.Workers)
+	mem := newBudget(opts.MaxMemory)
 	for i := range workers {
-		w := &worker{opts: &opts, fsys: fsys, tgt: tgt}
+		w := &worker{opts: &opts, fsys: fsys, tgt: tgt, mem: mem}
 		if opts.Rules != nil && opts.Rules.Len() > 0 {
 			sc, err := opts.Rules.NewScanner(opts.Timeout)
 			if err != nil {
@@ -174,6 +189,8 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 	outs := make(chan outcome, opts.Workers*4)
 	var seen, bytesSeen atomic.Int64
 	var walkDone atomic.Bool
+	var links check.Links
+	var linksSeen atomic.Int64
 
 	// The walker lists; it never opens a file. Non-regular entries are
 	// settled here so that no worker is ever handed one.
@@ -224,6 +241,28 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 					Volume: opts.Volume, Path: "/" + check.Clean(p), Size: m.Size, Reason: irregular(m.Mode)}}
 				return nil
 			}
+			if first, dup := links.First(m, "", p); dup {
+				// One inode, one read: its content was (or will be)
+				// swept under its first name.
+				o := outcome{path: p, link: true}
+				if opts.IOCs != nil {
+					// The name is new even if the bytes are not: file-name
+					// indicators are matched on every name, at no read.
+					var hits []hit
+					for _, fn := range opts.IOCs.MatchPath(osPathOf(&opts, "/"+check.Clean(p)), opts.PathStyle == "windows") {
+						hits = append(hits, filenameHit(fn))
+					}
+					if len(hits) > 0 {
+						o.finding = buildFinding(check.EvidenceFor(tgt, p, m), hits)
+					}
+				}
+				if linksSeen.Add(1) <= maxLinksListed {
+					o.skipped = &report.Skipped{Volume: opts.Volume, Path: "/" + check.Clean(p), Size: m.Size,
+						Reason: fmt.Sprintf("hard link of /%s (inode %d): content swept once, under that name", check.Clean(first), m.Inode)}
+				}
+				outs <- o
+				return nil
+			}
 			seen.Add(1)
 			if m.Size > 0 && m.Size <= opts.MaxFileSize {
 				bytesSeen.Add(m.Size)
@@ -263,6 +302,9 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 	for o := range outs {
 		if o.fromJob {
 			done++
+		}
+		if o.link {
+			res.Stats.Links++
 		}
 		if o.scanned {
 			res.Stats.Files++
@@ -321,6 +363,9 @@ func withDefaults(o Options) Options {
 		o.Timeout = DefaultTimeout
 	}
 	o.Timeout = max(o.Timeout, yarascan.MinTimeout)
+	if o.MaxMemory <= 0 {
+		o.MaxMemory = int64(o.Workers) * o.MaxFileSize
+	}
 	return o
 }
 
@@ -359,6 +404,8 @@ type worker struct {
 	opts *Options
 	fsys fsread.FS
 	tgt  *check.Target
+	mem  *budget
+	held int64 // of mem: the size of buf
 	sc   *yarascan.Scanner
 	buf  []byte
 	md5  hash.Hash
@@ -366,7 +413,23 @@ type worker struct {
 	sha2 hash.Hash
 }
 
+// release gives the worker's buffer back to the budget. A big one is
+// collected first: another worker may allocate its bytes at once, and the
+// heap would otherwise hold both until the next collection.
+func (w *worker) release() {
+	w.buf = nil
+	if w.held >= collectAbove {
+		runtime.GC()
+	}
+	w.mem.give(w.held)
+	w.held = 0
+}
+
+// collectAbove is the buffer size whose release is worth a collection.
+const collectAbove = 16 << 20
+
 func (w *worker) close() {
+	w.release()
 	if w.sc != nil {
 		w.sc.Close()
 		w.sc = nil
@@ -416,13 +479,28 @@ func (w *worker) do(j job) outcome {
 	if j.meta.Size > w.opts.MaxFileSize {
 		o.skipped = &report.Skipped{Volume: w.opts.Volume, Path: evPath, Size: j.meta.Size,
 			Reason: fmt.Sprintf("larger than the size cap (%d > %d bytes); not read", j.meta.Size, w.opts.MaxFileSize)}
-		w.hookFile(j, w.osPath(evPath), "", nil)
+		w.hookFile(j, osPathOf(w.opts, evPath), "", nil)
 		return o
+	}
+	if j.meta.Size > w.opts.MaxMemory {
+		o.skipped = &report.Skipped{Volume: w.opts.Volume, Path: evPath, Size: j.meta.Size,
+			Reason: fmt.Sprintf("larger than the memory budget for file contents (%d > %d bytes of --max-memory); not read", j.meta.Size, w.opts.MaxMemory)}
+		return o
+	}
+	if j.meta.Size > int64(cap(w.buf)) {
+		// A worker keeps its buffer between files (a new one per file
+		// would leave the old ones to the garbage collector: twice the
+		// memory). Its bytes are the budget's: a bigger one is taken from
+		// the budget before it exists, the old one given back first.
+		w.release()
+		w.mem.take(j.meta.Size)
+		w.held = j.meta.Size
+		w.buf = make([]byte, j.meta.Size)
 	}
 	f, err := w.fsys.Open(j.path)
 	if err != nil {
 		o.errs = append(o.errs, scanError(w.opts.Volume, j.path, err))
-		w.hookFile(j, w.osPath(evPath), "", nil)
+		w.hookFile(j, osPathOf(w.opts, evPath), "", nil)
 		return o
 	}
 	defer f.Close()
@@ -440,7 +518,7 @@ func (w *worker) do(j job) outcome {
 		o.errs = append(o.errs, scanError(w.opts.Volume, j.path, rerr))
 	}
 	o.scanned, o.bytes = true, int64(len(data))
-	osPath := w.osPath(evPath)
+	osPath := osPathOf(w.opts, evPath)
 	// Hashes of a partial read would name content that is not the file's:
 	// evidence and hash IOCs get none; YARA still sees what was read.
 	var md5hex, sha1hex, sha2hex string
@@ -491,9 +569,10 @@ func (w *worker) do(j job) outcome {
 	return o
 }
 
-// osPath is where the OS sees a file of this volume.
-func (w *worker) osPath(evPath string) string {
-	if mp := strings.TrimRight(w.opts.MountPoint, "/"); mp != "" {
+// osPathOf is where evPath (a path in the volume) sits in its OS, for the
+// filename IOCs and YARA's path externals.
+func osPathOf(o *Options, evPath string) string {
+	if mp := strings.TrimRight(o.MountPoint, "/"); mp != "" {
 		return path.Clean("/" + mp + evPath)
 	}
 	return evPath
