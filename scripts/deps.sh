@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages snapscan needs and that are missing. Build:
 # libyara-dev (go-yara links the system libyara), gcc, pkg-config. Tests:
-# e2fsprogs (mke2fs, debugfs), ntfs-3g (mkntfs, ntfs-3g), gdisk, fdisk,
+# e2fsprogs (mke2fs, debugfs), xfsprogs (mkfs.xfs, xfs_db, xfs_io), ntfs-3g (mkntfs, ntfs-3g), gdisk, fdisk,
 # dosfstools, qemu-utils, libwin-hivex-perl (hivexregedit), debootstrap.
 # Usage: scripts/deps.sh [build|test]   (default: test, which includes build)
 set -euo pipefail
 want=(libyara-dev pkg-config gcc)
 if [ "${1:-test}" = test ]; then
-  want+=(e2fsprogs ntfs-3g gdisk fdisk dosfstools mtools qemu-utils libwin-hivex-perl debootstrap yara attr faketime time)
+  want+=(e2fsprogs xfsprogs ntfs-3g gdisk fdisk dosfstools mtools qemu-utils libwin-hivex-perl debootstrap yara attr faketime time)
 fi
 missing=()
 for p in "${want[@]}"; do

