@@ -320,12 +320,16 @@ func recordCRC(h *recHeader, d []byte, v2 bool) uint32 {
 
 // lastHeader finds the record header nearest before blk (xlog_rseek_logrec_hdr).
 func (l *logDev) lastHeader(blk int64) (int64, error) {
-	limit := min(l.bbs, scanWindow+2*(maxRecordSize/bbSize+cycleDataSize))
-	const chunk = 64
-	buf := make([]byte, chunk*bbSize)
-	for i := int64(1); i <= limit; i += chunk {
+	limit := min(l.bbs, 2*(maxRecordSize/bbSize+maxRecordSize/cycleDataSize))
+	// Usually the header is a few blocks back: start small.
+	chunk := int64(8)
+	var buf []byte
+	for i := int64(1); i <= limit; i, chunk = i+chunk, 64 {
 		// BBs blk-i-chunk+1 .. blk-i, read forward, searched backward.
 		n := min(chunk, limit-i+1)
+		if int64(len(buf)) < n*bbSize {
+			buf = make([]byte, n*bbSize)
+		}
 		if err := l.read(buf[:n*bbSize], blk-i-n+1); err != nil {
 			return 0, err
 		}
@@ -389,7 +393,9 @@ func (l *logDev) findTail() (*logState, error) {
 					st.tail = head
 				}
 				st.clean = st.tail == st.head
-				st.tornFrom = l.tornFrom(st, r)
+				if !st.clean {
+					st.tornFrom = l.tornFrom(st, r)
+				}
 				return st, nil
 			}
 		}
