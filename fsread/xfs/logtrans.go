@@ -220,7 +220,9 @@ func (t *logTrans) add(b []byte, bo binary.ByteOrder) error {
 	if len(it.regs) >= it.total {
 		return fmt.Errorf("item has more than its %d regions", it.total)
 	}
-	it.regs = append(it.regs, append([]byte(nil), b...))
+	// The record's data buffer is not reused: regions alias it, capped so
+	// that a continuation appends to a copy, never over the next region.
+	it.regs = append(it.regs, b[:len(b):len(b)])
 	return nil
 }
 
