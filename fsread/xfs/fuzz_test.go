@@ -162,7 +162,7 @@ func logSeeds(img *sparseImage) [][][]logOp {
 		{txn(1, bufFormat(0, 1, 0, []int{0}, 1), sb0)},
 		{txn(2, bufFormat(int64(v.bs)/bbSize, 1, 0, []int{0}, 1), agi), txn(3, ino, core, fork)},
 		{txn(4, bufFormat(400, 2, blfCancel, nil, 0)), txn(5, bufFormat(400, 2, 0, []int{1}, 1), make([]byte, blfChunk))},
-		{txn(6, icreateItem(1, 64, 64, uint32(v.sb.inodeSize), 32, 7))},
+		{txn(6, icreateItem(1, 64, 64, uint32(v.sb.inodeSize), uint32(64*int64(v.sb.inodeSize)/v.bs), 7))},
 		{txn(7, intentItem(liEFI, 9), intentItem(liEFD, 9), intentItem(liBUI, 10))},
 		{txn(8, bufFormat(0, 1, 0, []int{0}, 1))[:3], {{tid: 8, flags: opContinue, body: sb0[:60]}}, {{tid: 8, flags: opWasCont, body: sb0[60:]}, {tid: 8, flags: opCommit}}},
 	}
@@ -246,7 +246,7 @@ func FuzzLog(f *testing.F) {
 	})
 }
 
-// diskToLogDinode turns an on-disk v3 inode into the little-endian log
+// diskToLogDinode turns an on-disk inode into the little-endian log
 // dinode and its data fork: what the kernel logs for it.
 func diskToLogDinode(d []byte) (core, fork []byte) {
 	le, be := binary.LittleEndian, binary.BigEndian
@@ -277,10 +277,14 @@ func diskToLogDinode(d []byte) (core, fork []byte) {
 	}
 	copy(c[160:], d[160:176])
 	size := int(be.Uint64(d[56:]))
+	lit := dinodeV3Size
+	if d[4] < 3 {
+		lit = dinodeV2Size
+	}
 	if d[5] == fmtLocal {
-		fork = slices.Clone(d[dinodeV3Size : dinodeV3Size+(size+7)&^7])
+		fork = slices.Clone(d[lit : lit+(size+7)&^7])
 	} else {
-		fork = slices.Clone(d[dinodeV3Size : dinodeV3Size+16*int(be.Uint32(d[76:]))])
+		fork = slices.Clone(d[lit : lit+16*int(be.Uint32(d[76:]))])
 	}
 	return c, fork
 }

@@ -105,26 +105,34 @@ var tinyTree = func() []spec {
 }()
 
 var (
-	tinyOnce sync.Once
-	tinyImg  *sparseImage
-	tinyErr  error
+	tinyMu   sync.Mutex
+	tinyImgs = map[bool]*sparseImage{}
 )
 
-// tinyImage returns the shared tiny image, skipping without mkfs.xfs.
-func tinyImage(t testing.TB) *sparseImage {
+// tinyImage returns the shared tiny v5 image, skipping without mkfs.xfs.
+func tinyImage(t testing.TB) *sparseImage { return tinyImageOf(t, false) }
+
+// tinyImageOf returns the tiny v5 or (v4) v4 image.
+func tinyImageOf(t testing.TB, v4 bool) *sparseImage {
 	t.Helper()
 	needTool(t, "mkfs.xfs")
-	tinyOnce.Do(func() { tinyImg, tinyErr = buildTiny() })
-	if tinyErr != nil {
-		t.Fatal(tinyErr)
+	tinyMu.Lock()
+	defer tinyMu.Unlock()
+	if img, ok := tinyImgs[v4]; ok {
+		return img
 	}
-	return tinyImg
+	img, err := buildTiny(v4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tinyImgs[v4] = img
+	return img
 }
 
-func buildTiny() (*sparseImage, error) {
+func buildTiny(v4 bool) (*sparseImage, error) {
 	ver, _ := exec.Command("mkfs.xfs", "-V").Output()
 	h := sha256.New()
-	fmt.Fprintf(h, "%s%v", ver, tinyTree)
+	fmt.Fprintf(h, "%s%v%v", ver, tinyTree, v4)
 	cache := filepath.Join(os.TempDir(), fmt.Sprintf("snapscan-xfs-tiny-%x.img", h.Sum(nil)[:6]))
 	raw, err := os.ReadFile(cache)
 	if err != nil {
@@ -141,7 +149,11 @@ func buildTiny() (*sparseImage, error) {
 		if err := os.Truncate(img, 32<<20); err != nil {
 			return nil, err
 		}
-		cmd := exec.Command("mkfs.xfs", "-q", "-f", "-b", "size=1024", "-L", "tiny", "-p", proto, img)
+		args := []string{"-q", "-f", "-b", "size=1024", "-L", "tiny", "-p", proto, img}
+		if v4 {
+			args = append([]string{"-m", "crc=0"}, args...)
+		}
+		cmd := exec.Command("mkfs.xfs", args...)
 		cmd.Env = append(os.Environ(), "TEST_DIR=1", "TEST_DEV=1", "QA_CHECK_FS=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("mkfs.xfs: %v: %s", err, out)

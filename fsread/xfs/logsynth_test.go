@@ -42,7 +42,12 @@ func withLog(t *testing.T, img *sparseImage, log []byte) *sparseImage {
 // TestSyntheticLog replays logs written the kernel's way by buildLog
 // (needs no root): each item kind must do what recovery does.
 func TestSyntheticLog(t *testing.T) {
-	img := tinyImage(t)
+	for _, v4 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "v5", true: "v4"}[v4], func(t *testing.T) { syntheticLog(t, tinyImageOf(t, v4)) })
+	}
+}
+
+func syntheticLog(t *testing.T, img *sparseImage) {
 	seeds := logSeeds(img)
 	v0, _ := open(img, img.size)
 	for _, tc := range []struct {
@@ -64,6 +69,12 @@ func TestSyntheticLog(t *testing.T) {
 			got, want := make([]byte, v.sb.inodeSize), make([]byte, v.sb.inodeSize)
 			v.readFull(got, off)
 			v0.readFull(want, off)
+			if !v.v5 {
+				if !bytes.Equal(got, want) {
+					t.Errorf("v4 root inode changed by replaying itself")
+				}
+				return
+			}
 			// Recovery stamps the transaction's LSN and a new CRC.
 			if !bytes.Equal(got[:0x64], want[:0x64]) || !bytes.Equal(got[0x78:], want[0x78:]) || be64(got, 0x70) != 1<<32|2 { // the second record, at block 2
 				t.Logf("lsn %x -> %x; crc %x -> %x", be64(want, 0x70), be64(got, 0x70), be32(want, 0x64), be32(got, 0x64))
@@ -143,4 +154,45 @@ func TestLogDinodeRoundTrip(t *testing.T) {
 			t.Errorf("inode %d: core changed by the round trip", n)
 		}
 	})
+}
+
+// TestRecoveryStates covers the verdicts that need no log records: a clean
+// log is clean with or without replay, an external log or an unreadable
+// one is dirty with its reason, never clean.
+func TestRecoveryStates(t *testing.T) {
+	img := tinyImage(t)
+	sbPatch := func(off int, b ...byte) *patchedImage {
+		return mutateMeta(t, img, 0, uint16(off), b) // meta[0] is the superblock's block
+	}
+	if img.meta[0] != 0 {
+		t.Fatal("first metadata block is not the superblock's")
+	}
+	for _, tc := range []struct {
+		name   string
+		r      *patchedImage
+		opt    fsread.OpenOptions
+		state  fsread.RecoveryState
+		reason string
+		warn   string
+	}{
+		{"clean log", sbPatch(0), fsread.OpenOptions{}, fsread.RecoveryNone, "", ""},
+		{"clean log, replay disabled", sbPatch(0), fsread.OpenOptions{NoReplay: true}, fsread.RecoveryNone, "", ""},
+		{"external log", sbPatch(0x30, 0, 0, 0, 0, 0, 0, 0, 0), fsread.OpenOptions{}, fsread.RecoveryDirty, "external log device: not available", ""},
+		{"log larger than its AG", sbPatch(0x60, 0x7f, 0xff, 0xff, 0xff), fsread.OpenOptions{}, fsread.RecoveryDirty, reasonDirty, "does not fit its AG"},
+		{"log start outside the filesystem", sbPatch(0x30, 0x7f, 0, 0, 0, 0, 0, 0, 0), fsread.OpenOptions{}, fsread.RecoveryDirty, reasonDirty, "outside the filesystem"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys, err := NewOpts(tc.r, tc.r.size, "states", tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := fsread.RecoveryOf(fsys)
+			if rec.State != tc.state || rec.Reason != tc.reason || !strings.Contains(strings.Join(rec.Warnings, "|"), tc.warn) {
+				t.Errorf("recovery %+v, want %s %q %q", rec, tc.state, tc.reason, tc.warn)
+			}
+			if rec.State == fsread.RecoveryDirty && rec.Complete() {
+				t.Error("dirty but complete")
+			}
+		})
+	}
 }
