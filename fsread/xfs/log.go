@@ -41,12 +41,13 @@ const (
 
 	// maxLogBBs is the largest log XFS makes (2 GiB).
 	maxLogBBs = 2 << 30 / bbSize
-	// maxReplayBytes caps what replay keeps in memory: the regions of the
-	// committed transactions plus the overlay of replayed blocks. A log
-	// whose replay needs more is reported dirty rather than exhausting
-	// memory.
-	maxReplayBytes = 256 << 20
 )
+
+// maxReplayBytes caps what replay keeps in memory: the log data of the
+// committed transactions (with a per-operation overhead) plus the overlay of
+// replayed blocks. A log whose replay needs more is reported dirty rather
+// than exhausting memory. A variable only so that a test can lower it.
+var maxReplayBytes int64 = 256 << 20
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

@@ -196,3 +196,30 @@ func TestRecoveryStates(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayMemoryCap: a log whose replay needs more memory than the cap
+// is refused with a warning, the volume dirty, whatever fit replayed.
+func TestReplayMemoryCap(t *testing.T) {
+	img := tinyImage(t)
+	v0, _ := open(img, img.size)
+	seeds := logSeeds(img)
+	// Four transactions; caps below what they need stop replay.
+	recs := append(append(slices.Clone(seeds[0]), seeds[0]...), seeds[1]...)
+	dirty := withLog(t, img, buildLog(1024, v0.sb.uuid, recs))
+	defer func(old int64) { maxReplayBytes = old }(maxReplayBytes)
+	for _, c := range []struct {
+		limit int64
+		state fsread.RecoveryState
+	}{{256 << 20, fsread.RecoveryReplayed}, {1200, fsread.RecoveryDirty}, {100, fsread.RecoveryDirty}} {
+		maxReplayBytes = c.limit
+		fsys, err := New(dirty, dirty.size, "capped")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := fsread.RecoveryOf(fsys)
+		t.Logf("cap %d: %s %q", c.limit, rec, rec.Warnings)
+		if rec.State != c.state || (c.state == fsread.RecoveryDirty && !strings.Contains(strings.Join(rec.Warnings, "|"), "memory cap")) {
+			t.Errorf("cap %d: %+v", c.limit, rec)
+		}
+	}
+}

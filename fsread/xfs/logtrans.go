@@ -47,6 +47,8 @@ type logScan struct {
 	warnings []string
 }
 
+const opOverhead = 64
+
 // scanLog reads the records from tail to head and gathers the committed
 // transactions (xlog_do_recovery_pass). Damage ends the scan; what was
 // committed before it is kept.
@@ -92,7 +94,7 @@ func (l *logDev) scanLog(st *logState) *logScan {
 		if err == nil {
 			s.bytes += int64(len(d))
 			if s.bytes > maxReplayBytes {
-				err = fmt.Errorf("replay would keep more than %d MiB of log data in memory", maxReplayBytes>>20)
+				err = errReplayMemory
 			}
 		}
 		if err == nil {
@@ -147,6 +149,12 @@ func (s *logScan) ops(h *recHeader, d []byte, open map[uint32]*logTrans) error {
 		}
 		body := d[pos : pos+int(olen)]
 		pos += int(olen)
+		// What an operation costs in memory beyond its bytes (slice and
+		// item headers): counted so that millions of empty operations
+		// cannot grow past the cap either.
+		if s.bytes += opOverhead; s.bytes > maxReplayBytes {
+			return errReplayMemory
+		}
 		t := open[tid]
 		if t == nil {
 			// Slack before a transaction starts, or a transaction that

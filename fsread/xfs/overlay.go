@@ -15,13 +15,14 @@ type blockOverlay struct {
 	blocks map[int64][]byte
 	keys   []int64 // sorted, set by seal
 	bytes  int64
+	limit  int64 // bytes the blocks may take (set by replay)
 	// undo holds the previous contents of blocks the current transaction
 	// changed, so that a transaction that fails midway leaves no trace.
 	undo map[int64][]byte
 }
 
 func newOverlay(bs int64) *blockOverlay {
-	return &blockOverlay{bs: bs, blocks: map[int64][]byte{}}
+	return &blockOverlay{bs: bs, blocks: map[int64][]byte{}, limit: maxReplayBytes}
 }
 
 // block returns the replayed contents of block n for changing, loading it
@@ -40,7 +41,7 @@ func (o *blockOverlay) block(base io.ReaderAt, n int64) ([]byte, error) {
 	if ok {
 		return b, nil
 	}
-	if o.bytes+o.bs > maxReplayBytes {
+	if o.bytes+o.bs > o.limit {
 		return nil, errReplayMemory
 	}
 	b = make([]byte, o.bs)

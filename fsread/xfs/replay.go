@@ -2,6 +2,7 @@ package xfs
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -53,7 +54,7 @@ const (
 	nullAgino    = 0xffffffff
 )
 
-var errReplayMemory = fmt.Errorf("replay would keep more than %d MiB of replayed blocks in memory", maxReplayBytes>>20)
+var errReplayMemory = errors.New("replay memory cap (maxReplayBytes, 256 MiB) reached: log data and replayed blocks")
 
 // intentNames names the intent/done item pairs replay does not redo. An
 // intent whose done item is in the log left nothing pending; the rest are
@@ -312,6 +313,9 @@ func (rp *replayer) run(s *logScan) (rec recoveryResult) {
 	var ts []*rtrans
 	var warns []string
 	stopped := s.stop
+	// One budget for both: the log data kept until pass 2 and the blocks
+	// replayed into.
+	rp.ov.limit = maxReplayBytes - s.bytes
 	for _, c := range s.trans {
 		t, err := rp.decode(c)
 		if err != nil {
