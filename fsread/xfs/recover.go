@@ -87,6 +87,7 @@ func (v *volume) reloadSuper() {
 		return
 	}
 	v.sb = sb
+	v.ftype, v.bigt, v.dirBlk = sb.hasFType(), sb.bigtime(), int64(sb.blockSize)<<sb.dirblkLog
 	trunc := v.info.Truncated
 	v.info = sb.info()
 	v.info.Truncated = trunc || sb.dblocks > uint64(v.size/v.bs)
