@@ -176,27 +176,42 @@ func logSeeds(img *sparseImage) [][][]logOp {
 // the replayed view reads within bounds.
 func FuzzLog(f *testing.F) {
 	img := tinyImage(f)
+	for _, s := range logSeeds(img) {
+		f.Add(encodeOps(s), uint16(0), []byte{})
+	}
+	// As root, the base is a kernel-made dirty image and its own log's
+	// operations are a seed: every item kind file creation, rewrite and
+	// deletion leave, against the blocks they name.
+	if canMakeDirty() {
+		if raw, err := dirtyImageBytes("v5"); err == nil {
+			if sp, err := sparseOf(raw); err == nil {
+				f.Add(encodeOps(realOps(f, raw)), uint16(0), []byte{})
+				img = sp
+			}
+		}
+	}
 	base, err := openOpts(img, img.size, fsread.OpenOptions{NoReplay: true})
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, s := range logSeeds(img) {
-		var recs [][]logOp
-		for _, r := range s {
-			recs = append(recs, r)
+	// Records go where the base's own log has its tail: v5 replay compares
+	// their LSNs with those the blocks on disk carry.
+	start := int64(0)
+	if l, err := base.logDev(); err == nil {
+		if st, err := l.findTail(); err == nil && !st.clean {
+			start = st.tail
 		}
-		f.Add(encodeOps(recs), uint16(0), []byte{})
 	}
 	f.Fuzz(func(t *testing.T, ops []byte, patchAt uint16, patch []byte) {
 		if len(ops) > 64<<10 || len(patch) > 64 {
 			return
 		}
 		recs, commits := decodeOps(ops)
-		need := int64(64)
+		need := int64(64) + start
 		for range recs {
-			need += cycleDataSize / bbSize
+			need += cycleDataSize/bbSize + 1
 		}
-		log := buildLog(need, base.sb.uuid, recs)
+		log := buildLogAt(need, start, base.sb.uuid, recs)
 		if len(patch) > 0 {
 			copy(log[int(patchAt)%len(log):], patch)
 		}
@@ -244,6 +259,27 @@ func FuzzLog(f *testing.F) {
 		}
 		listing(t, &c, 50)
 	})
+}
+
+// realOps reads a dirty image's log records back into operations, their
+// transaction ids renumbered to the fuzz input's one byte.
+func realOps(t testing.TB, img []byte) [][]logOp {
+	li := openLog(t, img)
+	tids := map[uint32]uint32{}
+	var recs [][]logOp
+	var last *recHeader
+	for _, o := range li.ops(t) {
+		d, _ := li.l.data(o.rec)
+		tid := be32(d, o.at)
+		if _, ok := tids[tid]; !ok {
+			tids[tid] = uint32(len(tids) + 1)
+		}
+		if o.rec != last {
+			recs, last = append(recs, nil), o.rec
+		}
+		recs[len(recs)-1] = append(recs[len(recs)-1], logOp{tid: tids[tid], flags: d[o.at+9], body: o.body})
+	}
+	return recs
 }
 
 // diskToLogDinode turns an on-disk inode into the little-endian log

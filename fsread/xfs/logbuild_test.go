@@ -18,8 +18,19 @@ type logOp struct {
 // rest left zero (never written), so the head is right after the last
 // record. It is the inverse of scanLog for the fuzz round trip.
 func buildLog(bbs int64, uuid [16]byte, recs [][]logOp) []byte {
+	return buildLogAt(bbs, 0, uuid, recs)
+}
+
+// buildLogAt is buildLog with the first record at block start (and the
+// blocks before it left as a zeroed, never-written cycle-0 area would not
+// be: they carry cycle 1 stamps, as a log whose older records were
+// overwritten by nothing does).
+func buildLogAt(bbs, start int64, uuid [16]byte, recs [][]logOp) []byte {
 	log := make([]byte, bbs*bbSize)
-	blk := int64(0)
+	for b := int64(0); b < start; b++ {
+		binary.BigEndian.PutUint32(log[b*bbSize:], 1)
+	}
+	blk := start
 	for _, ops := range recs {
 		var d []byte
 		for _, o := range ops {
@@ -42,7 +53,7 @@ func buildLog(bbs int64, uuid [16]byte, recs [][]logOp) []byte {
 		be.PutUint32(h[8:], logVersion2)
 		be.PutUint32(h[12:], uint32(len(d)))
 		be.PutUint64(h[16:], 1<<32|uint64(blk))
-		be.PutUint64(h[24:], 1<<32)
+		be.PutUint64(h[24:], 1<<32|uint64(start))
 		be.PutUint32(h[40:], uint32(len(ops)))
 		be.PutUint32(h[300:], 1) // little-endian items
 		copy(h[304:], uuid[:])

@@ -19,7 +19,7 @@ type logImage struct {
 	recs []*recHeader
 }
 
-func openLog(t *testing.T, img []byte) *logImage {
+func openLog(t testing.TB, img []byte) *logImage {
 	t.Helper()
 	v, err := openOpts(bytes.NewReader(img), int64(len(img)), fsread.OpenOptions{NoReplay: true})
 	if err != nil {
@@ -58,7 +58,7 @@ type op struct {
 	body []byte
 }
 
-func (li *logImage) ops(t *testing.T) []op {
+func (li *logImage) ops(t testing.TB) []op {
 	var out []op
 	for _, h := range li.recs {
 		d, err := li.l.data(h)
