@@ -119,6 +119,7 @@ type replayer struct {
 	ov      *blockOverlay
 	cancel  map[bufKey]int
 	open    map[uint16]map[uint64]bool
+	closed  map[uint16]int // intents whose done item followed
 	skipped map[string]int
 	// incomplete names what was left unapplied that files can depend on.
 	incomplete []string
@@ -127,7 +128,7 @@ type replayer struct {
 
 func (v *volume) newReplayer(bo binary.ByteOrder) *replayer {
 	return &replayer{v: v, bo: bo, ov: newOverlay(v.bs), cancel: map[bufKey]int{},
-		open: map[uint16]map[uint64]bool{}, skipped: map[string]int{}}
+		open: map[uint16]map[uint64]bool{}, closed: map[uint16]int{}, skipped: map[string]int{}}
 }
 
 // decode checks and decodes every item of a committed transaction.
@@ -369,6 +370,9 @@ func (rp *replayer) run(s *logScan) (rec recoveryResult) {
 			rec.incomplete = true
 		}
 	}
+	for typ, n := range rp.closed {
+		more = append(more, fmt.Sprintf("%d %s paired with done items: not replayed, nothing pending", n, intentNames[typ].name))
+	}
 	for what, n := range rp.skipped {
 		more = append(more, fmt.Sprintf("%d %s not applied", n, what))
 	}
@@ -408,8 +412,9 @@ func (rp *replayer) apply(t *rtrans) error {
 				rp.open[it.typ][it.id] = true
 			} else {
 				for typ, n := range intentNames {
-					if n.done == it.typ {
+					if n.done == it.typ && rp.open[typ][it.id] {
 						delete(rp.open[typ], it.id)
+						rp.closed[typ]++
 					}
 				}
 			}
