@@ -129,7 +129,7 @@ func canMakeDirty() bool {
 // targets, content hashes -- while the on-disk view lacks the files that
 // live only in the log, and the image is not written.
 func TestLogReplayKernel(t *testing.T) {
-	for _, kind := range []string{"v5", "live", "wrap", "v4"} {
+	for _, kind := range []string{"v5", "live", "bigrec", "wrap", "v4"} {
 		t.Run(kind, func(t *testing.T) {
 			img, cp := dirtyImage(t, kind)
 			before := sha256.Sum256(img)
@@ -154,6 +154,17 @@ func TestLogReplayKernel(t *testing.T) {
 			t.Logf("%s: %s; warnings %q", kind, rec, rec.Warnings)
 			if rec.State != fsread.RecoveryReplayed || rec.Transactions < 1 || rec.Blocks < 1 {
 				t.Errorf("recovery %+v, want replayed", rec)
+			}
+			if kind == "bigrec" {
+				big := 0
+				for _, h := range openLog(t, img).recs {
+					if h.length > cycleDataSize && h.hblks > 1 {
+						big++
+					}
+				}
+				if big == 0 {
+					t.Error("bigrec image has no record with extended headers")
+				}
 			}
 			if kind == "wrap" {
 				v, err := open(r, int64(len(img)))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make-dirty-xfs.sh OUT.img [v5|v4|wrap|live]
+# make-dirty-xfs.sh OUT.img [v5|v4|wrap|live|bigrec]
 #
 # Builds a small XFS image that looks like a Linux root and leaves it the way
 # a crash-consistent snapshot does: the newest writes only in the log. Phase 1
@@ -23,8 +23,11 @@
 # live is v5 without the shutdown: the image is copied while still mounted
 # (after the log is flushed), as a cloud snapshot of a running server is;
 # the copy is OUT.img, the original is unmounted normally and dropped.
+#
+# bigrec is v5 with phase 2 mounted -o logbsize=256k: log records of up to
+# 256 KiB, whose cycle data spills into extended header sectors.
 set -euo pipefail
-out=${1:?usage: make-dirty-xfs.sh OUT.img [v5|v4|wrap|live]}
+out=${1:?usage: make-dirty-xfs.sh OUT.img [v5|v4|wrap|live|bigrec]}
 kind=${2:-v5}
 mnt=$(mktemp -d)
 cleanup() { mountpoint -q "$mnt" && umount "$mnt"; rmdir "$mnt"; }
@@ -55,7 +58,9 @@ for i in $(seq 1 150); do printf 'cache %d\n' "$i" >"$mnt/var/cache/c-$i"; done
 umount "$mnt"
 
 # Phase 2: what the running system did just before the snapshot.
-mount -o loop "$out" "$mnt"
+opts=loop
+[ "$kind" = bigrec ] && opts=loop,logbsize=256k
+mount -o "$opts" "$out" "$mnt"
 if [ "$kind" = wrap ]; then
   sys=/sys/fs/xfs/$(basename "$(findmnt -n -o SOURCE "$mnt")")/log
   for round in $(seq 1 300); do
