@@ -776,7 +776,8 @@ func (rp *replayer) bmbtToBmdr(src, dst []byte) error {
 	if n > smax || n > dmax {
 		return fmt.Errorf("root with %d records (room for %d)", n, min(smax, dmax))
 	}
-	clear(dst)
+	// Like the kernel, only the used keys and pointers are written: the
+	// rest of the fork keeps what the disk held.
 	copy(dst[0:2], src[4:6])
 	copy(dst[2:4], src[6:8])
 	copy(dst[4:4+8*n], src[hdr:hdr+8*n])
