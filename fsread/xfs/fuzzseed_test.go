@@ -161,10 +161,20 @@ func buildTiny(v4 bool) (*sparseImage, error) {
 		if raw, err = os.ReadFile(img); err != nil {
 			return nil, err
 		}
-		// Atomic: concurrent workers may race to create it.
+		// Sparse (only the non-zero blocks are written) and atomic:
+		// concurrent workers may race to create it.
 		tmp := cache + fmt.Sprintf(".%d", os.Getpid())
-		if os.WriteFile(tmp, raw, 0o600) == nil {
-			os.Rename(tmp, cache)
+		if f, err := os.Create(tmp); err == nil {
+			err = f.Truncate(int64(len(raw)))
+			for off := 0; err == nil && off < len(raw); off += 4096 {
+				if b := raw[off:min(off+4096, len(raw))]; slices.ContainsFunc(b, func(c byte) bool { return c != 0 }) {
+					_, err = f.WriteAt(b, int64(off))
+				}
+			}
+			if f.Close() == nil && err == nil {
+				os.Rename(tmp, cache)
+			}
+			os.Remove(tmp)
 		}
 	}
 	return sparseOf(raw)
