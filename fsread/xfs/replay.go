@@ -563,14 +563,13 @@ func (rp *replayer) bufLSN(b []byte) uint64 {
 	case 0x5841464c: // XAFL
 		return at(24, 8) // agfl_lsn, agfl_uuid
 	case sbMagic:
-		if len(b) < 256 {
-			return 0
+		if rp.v.sb.incompat&incompatMetaUUID != 0 {
+			return at(240, 248) // sb_lsn, sb_meta_uuid
 		}
-		return be64(b, 240)
-	case dirBlockMagicV5, dirDataMagicV5, 0x58444633, 0x5841524d: // XDB3 XDD3 XDF3(free) XARM
-		if be32(b, 0) == 0x5841524d {
-			return at(48, 16) // xfs_attr3_rmt_hdr
-		}
+		return at(240, 32) // sb_lsn, sb_uuid
+	case 0x5841524d: // XARM: remote attribute values are written, not logged: no ordered LSN
+		return 0
+	case dirBlockMagicV5, dirDataMagicV5, 0x58444633: // XDB3 XDD3 XDF3 (free index)
 		return at(16, 24)
 	case symlinkMagic:
 		return at(48, 16)
