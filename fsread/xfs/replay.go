@@ -313,19 +313,20 @@ func (rp *replayer) decodeInode(ri *ritem, it *logItem) error {
 func (rp *replayer) run(s *logScan) (rec recoveryResult) {
 	var ts []*rtrans
 	var warns []string
-	stopped := s.stop
+	// The log's own damage (from scanLog) and a transaction that cannot
+	// be decoded or applied are reported each; either ends replay.
+	var failed error
 	// One budget for both: the log data kept until pass 2 and the blocks
 	// replayed into.
 	rp.ov.limit = maxReplayBytes - s.bytes
 	for _, c := range s.trans {
 		t, err := rp.decode(c)
 		if err != nil {
-			stopped = fmt.Errorf("transaction %#x at LSN %d/%d: %w", c.tid, lsnCycle(c.lsn), lsnBlock(c.lsn), err)
+			failed = fmt.Errorf("transaction %#x at LSN %d/%d: %w", c.tid, lsnCycle(c.lsn), lsnBlock(c.lsn), err)
 			break
 		}
 		ts = append(ts, t)
 	}
-	torn := s.torn && stopped == s.stop
 	// Pass 1: every cancellation in the log, before anything is applied.
 	for _, t := range ts {
 		for _, it := range t.items {
@@ -340,8 +341,7 @@ func (rp *replayer) run(s *logScan) (rec recoveryResult) {
 		err := rp.apply(t)
 		if err != nil {
 			rp.ov.rollback()
-			stopped = fmt.Errorf("transaction %#x at LSN %d/%d: %w", t.tid, lsnCycle(t.lsn), lsnBlock(t.lsn), err)
-			torn = false
+			failed = fmt.Errorf("transaction %#x at LSN %d/%d: %w", t.tid, lsnCycle(t.lsn), lsnBlock(t.lsn), err)
 			break
 		}
 		rp.ov.commit()
@@ -350,14 +350,17 @@ func (rp *replayer) run(s *logScan) (rec recoveryResult) {
 	rp.ov.seal()
 	rec.transactions = done
 	rec.blocks = len(rp.ov.blocks)
-	if stopped != nil {
-		w := fmt.Sprintf("replay ended after %d transactions: %v", done, stopped)
-		if torn {
-			w = fmt.Sprintf("log ends in a torn write, discarded as the kernel does: %v", stopped)
+	if s.stop != nil {
+		if s.torn && failed == nil {
+			warns = append(warns, fmt.Sprintf("log ends in a torn write, discarded as the kernel does: %v", s.stop))
 		} else {
 			rec.incomplete = true
+			warns = append(warns, fmt.Sprintf("log read up to damage: %v", s.stop))
 		}
-		warns = append(warns, w)
+	}
+	if failed != nil {
+		rec.incomplete = true
+		warns = append(warns, fmt.Sprintf("replay ended after %d transactions: %v", done, failed))
 	}
 	var more []string
 	for typ, ids := range rp.open {
