@@ -96,6 +96,9 @@ type superblock struct {
 	features2   uint32
 	roCompat    uint32
 	incompat    uint32
+	logBlocks   uint32
+	inoAlign    uint32
+	metaUUID    [16]byte // what v5 metadata blocks record: sb_meta_uuid or sb_uuid
 }
 
 func be16(b []byte, o int) uint16 { return binary.BigEndian.Uint16(b[o:]) }
@@ -128,12 +131,18 @@ func parseSuper(b []byte) (*superblock, error) {
 		inprogress:  b[0x7e],
 		dirblkLog:   b[0xc0],
 		features2:   be32(b, 0xc8),
+		logBlocks:   be32(b, 0x60),
+		inoAlign:    be32(b, 0xb4),
 	}
 	copy(sb.uuid[:], b[0x20:0x30])
+	sb.metaUUID = sb.uuid
 	copy(sb.fname[:], b[0x6c:0x78])
 	if sb.version() == 5 {
 		sb.roCompat = be32(b, 0xd4)
 		sb.incompat = be32(b, 0xd8)
+		if sb.incompat&incompatMetaUUID != 0 {
+			copy(sb.metaUUID[:], b[0xf8:0x108])
+		}
 	}
 	return sb, nil
 }

@@ -35,13 +35,22 @@ type volume struct {
 
 	inodeCache *lru.Cache[uint64, *inode]
 	dirCache   *lru.Cache[uint64, *dirList]
+
+	// ov holds the blocks log replay changed (nil when nothing was
+	// replayed); readFull lays it over every read.
+	ov       *blockOverlay
+	recovery fsread.Recovery
 }
 
 // xfsFS is the FS New returns: the shared resolver plus the superblock facts.
 type xfsFS struct {
 	fsread.FS
-	info *Info
+	info     *Info
+	recovery fsread.Recovery
 }
+
+// Recovery says whether the log held pending writes and what replay did.
+func (f *xfsFS) Recovery() fsread.Recovery { return f.recovery }
 
 // Info returns the superblock facts of the filesystem.
 func (f *xfsFS) Info() *Info { return f.info }
@@ -56,16 +65,27 @@ func InfoOf(fsys fsread.FS) (*Info, bool) {
 }
 
 // New reads the superblock of the XFS filesystem in r (size bytes) and
-// returns it as an FS. label names it in errors.
+// returns it as an FS, with the log replayed in memory when it is dirty.
+// label names it in errors.
 func New(r io.ReaderAt, size int64, label string) (fsread.FS, error) {
-	v, err := open(r, size)
+	return NewOpts(r, size, label, fsread.OpenOptions{})
+}
+
+// NewOpts is New with reader options: opt.NoReplay shows the on-disk view
+// of a volume whose log is dirty (reported so).
+func NewOpts(r io.ReaderAt, size int64, label string, opt fsread.OpenOptions) (fsread.FS, error) {
+	v, err := openOpts(r, size, opt)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
-	return &xfsFS{FS: fsread.NewFS[uint64](v, label), info: v.info}, nil
+	return &xfsFS{FS: fsread.NewFS[uint64](v, label), info: v.info, recovery: v.recovery}, nil
 }
 
 func open(r io.ReaderAt, size int64) (*volume, error) {
+	return openOpts(r, size, fsread.OpenOptions{})
+}
+
+func openOpts(r io.ReaderAt, size int64, opt fsread.OpenOptions) (*volume, error) {
 	if size < sbSize {
 		return nil, fmt.Errorf("image of %d bytes too small for XFS", size)
 	}
@@ -87,6 +107,7 @@ func open(r io.ReaderAt, size int64) (*volume, error) {
 		dirCache:   lru.New[uint64, *dirList](1 << 18),
 	}
 	v.info.Truncated = sb.dblocks > uint64(size/v.bs)
+	v.recover(opt)
 	if _, err := v.inode(sb.rootIno); err != nil {
 		return nil, fmt.Errorf("root directory: %w", err)
 	}
@@ -100,6 +121,9 @@ func (v *volume) readFull(p []byte, off int64) error {
 	}
 	n, err := v.r.ReadAt(p, off)
 	if n == len(p) {
+		if v.ov != nil {
+			v.ov.patch(p, off)
+		}
 		return nil
 	}
 	if err == nil || err == io.EOF {
@@ -206,10 +230,4 @@ func xfsTime(b []byte, big bool) time.Time {
 		nsec = 0 // not a valid stamp; keep the seconds
 	}
 	return time.Unix(sec, nsec).UTC()
-}
-
-// NewOpts is New with reader options. Log recovery is not read yet: every
-// volume is reported clean until the log reader lands.
-func NewOpts(r io.ReaderAt, size int64, label string, opt fsread.OpenOptions) (fsread.FS, error) {
-	return New(r, size, label)
 }
