@@ -157,10 +157,18 @@ func (p *dirParser) blocks(in *inode) error {
 		return err
 	}
 	bs := p.v.bs
-	buf := make([]byte, 0, dirReadChunk*bs)
 	if err := checkDistinct(d.runs); err != nil {
 		return fmt.Errorf("inode %d: %w", p.ino, err)
 	}
+	// Most directories are one block: size the buffer to the directory,
+	// not to a 64-block chunk.
+	var longest uint64
+	for _, r := range d.runs {
+		if !r.zero {
+			longest = max(longest, min(r.count, dirReadChunk))
+		}
+	}
+	buf := make([]byte, 0, longest*uint64(bs))
 	for _, r := range d.runs {
 		if r.zero {
 			continue

@@ -73,13 +73,21 @@ case $variant in
   k-wrap) mkfs_opts=(-t ext4 -b 1024 -J size=1) ;;
   *) mkfs_opts=(-t ext4) ;;
 esac
-[ "$variant" = k-wrap ] || mkfs_opts+=(-b 4096)
+# d-* only: DIRTY_BS=1024 DIRTY_SIZE=2M make the smallest image that holds
+# the tree and a 1 MiB journal (the fuzz targets' seeds).
+bs=${DIRTY_BS:-4096}
+size=${DIRTY_SIZE:-16M}
+case $variant in
+  k-wrap) ;;
+  k-*) mkfs_opts+=(-b 4096) ;;
+  *) mkfs_opts+=(-b "$bs"); [ "$bs" -ge 4096 ] || mkfs_opts+=(-J size=1) ;;
+esac
+[ "$variant" = k-wrap ] || [ "${variant#d-}" != "$variant" ] || size=16M
 mke2fs -q -F "${mkfs_opts[@]}" -E lazy_itable_init=0,lazy_journal_init=0 -L dirty \
-  -U 6d0f6b8e-3c1a-4b7e-9a55-2f7f9f7a1c10 -d "$base" "$work/a.img" 16M
+  -U 6d0f6b8e-3c1a-4b7e-9a55-2f7f9f7a1c10 -d "$base" "$work/a.img" "$size"
 
 case $variant in
 d-*)
-  bs=4096
   step() { # step FROM TO SCRIPT: TO = FROM with debugfs requests applied
     cp "$1" "$2"
     (cd "$f" && debugfs -w -f "$3" "$2" >/dev/null 2>"$work/err") || { cat "$work/err" >&2; exit 1; }
