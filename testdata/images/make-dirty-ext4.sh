@@ -4,7 +4,8 @@
 # crash-consistent snapshot. Run by fsread/ext4 and scanner tests into a
 # temporary directory; nothing is committed.
 #
-# The on-disk tree (mke2fs -d): etc/hostname "web01", etc/cron.d/backup,
+# The on-disk tree (mke2fs -d): etc/os-release (Debian 12), etc/hostname
+# "web01", etc/cron.d/backup,
 # etc/old, usr/bin/tool (5000 bytes).
 # Journal only (for k-wrap, possibly checkpointed too), transaction group 1: etc/cron.d/miner (a curl|sh cron line),
 # etc/hostname rewritten, jonly/big (40,000 bytes), jonly/magic (4,096+100
@@ -50,6 +51,7 @@ pattern() { # pattern N SEED: N bytes of printable, non-repeating text
 
 base=$work/base
 mkdir -p "$base/etc/cron.d" "$base/usr/bin"
+printf 'ID=debian\nVERSION_ID="12"\n' > "$base/etc/os-release"
 printf 'web01\n' > "$base/etc/hostname"
 printf '0 3 * * * root /usr/local/bin/backup\n' > "$base/etc/cron.d/backup"
 printf 'to be deleted\n' > "$base/etc/old"
