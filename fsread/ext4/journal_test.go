@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -105,8 +106,8 @@ func TestJournalReplayOracle(t *testing.T) {
 		// jonly/revoked's first block as on disk (zeros).
 		revokedZero, escape, revoke, wrap bool
 		minTrans                          int
-		// warn: replay is expected to stop with this warning, where
-		// e2fsck stops too.
+		// warn: replay is expected to stop with a warning matching this,
+		// where e2fsck stops too.
 		warn string
 	}{
 		{variant: "d-ext4", checksum: "v3 (crc32c)", revokedZero: true, escape: true, revoke: true, minTrans: 3},
@@ -116,7 +117,7 @@ func TestJournalReplayOracle(t *testing.T) {
 		// crc32, which recovery (kernel and e2fsck: "Journal transaction
 		// 3 was corrupt, replay was aborted") does not: replay ends at 2.
 		{variant: "d-ext4-v1", checksum: "v1 (crc32 of commits)", escape: true, minTrans: 2,
-			warn: "transaction 3: commit block 64: crc32 2aadbe26, the transaction's is ffffffff; replay ends at transaction 2"},
+			warn: `^transaction 3: commit block 64: crc32 [0-9a-f]{8}, the transaction's is ffffffff; replay ends at transaction 2$`},
 		{variant: "d-ext3", checksum: "none", revokedZero: true, escape: true, revoke: true, minTrans: 3},
 		{variant: "d-ext4-no64", checksum: "v3 (crc32c)", revokedZero: true, escape: true, revoke: true, minTrans: 3},
 		{variant: "k-ext4", checksum: "v3 (crc32c)", revoke: true, minTrans: 2},
@@ -134,8 +135,9 @@ func TestJournalReplayOracle(t *testing.T) {
 			testimg.Unchanged(t, img)
 			fsys := openOpts(t, img, fsread.OpenOptions{})
 			rec := fsread.RecoveryOf(fsys)
+			w := strings.Join(rec.Warnings, "; ")
 			if rec.State != fsread.RecoveryReplayed || rec.Transactions < tc.minTrans || rec.Blocks == 0 ||
-				strings.Join(rec.Warnings, "; ") != tc.warn {
+				(tc.warn == "") != (w == "") || !regexp.MustCompile(tc.warn).MatchString(w) {
 				t.Fatalf("recovery %#v, want replayed with ≥ %d transactions and warnings %q", rec, tc.minTrans, tc.warn)
 			}
 			info, _ := InfoOf(fsys)
