@@ -17,7 +17,6 @@ import (
 	"testing"
 
 	"github.com/snapscan/snapscan/fsread"
-	"github.com/snapscan/snapscan/internal/testimg"
 )
 
 // Seed images made by testdata/mktiny.sh (96 KiB each).
@@ -73,9 +72,7 @@ func buildFixture(tb testing.TB) (*fixture, error) {
 	}
 	defer os.RemoveAll(dir)
 	img := filepath.Join(dir, "dirty.img")
-	cmd := exec.Command("bash", filepath.Join(testimg.RepoRoot(tb), "testdata/images/make-dirty-ext4.sh"), img, "d-ext4")
-	cmd.Env = append(os.Environ(), "DIRTY_BS=1024", "DIRTY_SIZE=4M")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := runScript(tb, img, "d-ext4", "DIRTY_BS=1024", "DIRTY_SIZE=4M"); err != nil {
 		return nil, fmt.Errorf("make-dirty-ext4.sh: %v\n%s", err, out)
 	}
 	if f.dirty, err = os.ReadFile(img); err != nil {

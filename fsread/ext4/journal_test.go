@@ -36,9 +36,8 @@ func dirtyImage(t testing.TB, variant string) string {
 	if p, ok := imgDone["dirty-"+variant]; ok {
 		return p
 	}
-	script := filepath.Join(testimg.RepoRoot(t), "testdata/images/make-dirty-ext4.sh")
 	img := filepath.Join(imgDir, "dirty-"+variant+".img")
-	out, err := exec.Command("bash", script, img, variant).CombinedOutput()
+	out, err := runScript(t, img, variant)
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 && strings.Contains(string(out), "needs root") {
 			t.Skipf("%s", out)
@@ -47,6 +46,13 @@ func dirtyImage(t testing.TB, variant string) string {
 	}
 	imgDone["dirty-"+variant] = img
 	return img
+}
+
+// runScript runs testdata/images/make-dirty-ext4.sh to build variant at img.
+func runScript(tb testing.TB, img, variant string, env ...string) ([]byte, error) {
+	cmd := exec.Command("bash", filepath.Join(testimg.RepoRoot(tb), "testdata/images/make-dirty-ext4.sh"), img, variant)
+	cmd.Env = append(os.Environ(), env...)
+	return cmd.CombinedOutput()
 }
 
 func openOpts(t testing.TB, img string, opt fsread.OpenOptions) fsread.FS {

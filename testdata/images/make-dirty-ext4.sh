@@ -22,6 +22,10 @@
 #   d-ext4 (metadata_csum, jo -c: csum v3), d-ext4-v2 (jo -c -v 2),
 #   d-ext4-nocsum (^metadata_csum, no journal checksum), d-ext4-v1
 #   (^metadata_csum, jo -c: COMPAT_CHECKSUM crc32), d-ext3, d-ext4-no64 (^64bit).
+# d-full: a 1 GiB sparse ext4 whose 128 MiB journal (32,768 blocks) is
+#   filled by 32 committed transactions of 1,024 (the last 825) copies of
+#   distinct blocks, for the replay benchmark (only the journal is allocated:
+#   ~130 MB on disk).
 # k-* variants need root: the kernel writes the journal (loop mount,
 # commit=600, sync after each group) and the image is copied while still
 # mounted, as a snapshot of a running server is.
@@ -89,6 +93,21 @@ mke2fs -q -F "${mkfs_opts[@]}" -E lazy_itable_init=0,lazy_journal_init=0 -L dirt
   -U 6d0f6b8e-3c1a-4b7e-9a55-2f7f9f7a1c10 -d "$base" "$work/a.img" "$size"
 
 case $variant in
+d-full)
+  mke2fs -q -F -t ext4 -b 4096 -J size=128 -L full "$out" 1G
+  pattern $((1024 * 4096)) 5 > "$work/data"
+  {
+    echo "jo -c"
+    for t in $(seq 0 31); do
+      s=$((100000 + t * 1024)) n=1024
+      [ "$t" -lt 31 ] || n=825
+      echo "jw -b $(seq -s, "$s" $((s + n - 1))) $work/data"
+    done
+    echo "jc"
+  } > "$work/jcmds"
+  debugfs -w -f "$work/jcmds" "$out" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+  exit 0
+  ;;
 d-*)
   step() { # step FROM TO SCRIPT: TO = FROM with debugfs requests applied
     cp "$1" "$2"
