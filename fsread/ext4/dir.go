@@ -193,8 +193,8 @@ func (p *dirParser) blocks(in *inode) error {
 }
 
 // checkDistinct refuses a mapping that uses a physical block twice: a
-// directory never shares blocks with itself, and a crafted map repeating
-// one block would multiply its entries without bound.
+// directory or the journal never shares blocks with itself, and a crafted
+// map repeating one block would multiply its entries (or log) without bound.
 func checkDistinct(runs []run) error {
 	phys := make([]run, 0, len(runs))
 	for _, r := range runs {
@@ -205,7 +205,7 @@ func checkDistinct(runs []run) error {
 	slices.SortFunc(phys, func(a, b run) int { return cmpU64(a.pblk, b.pblk) })
 	for i := 1; i < len(phys); i++ {
 		if prev := phys[i-1]; phys[i].pblk < prev.pblk+prev.count {
-			return corrupt("directory block %d mapped twice", phys[i].pblk)
+			return corrupt("block %d mapped twice", phys[i].pblk)
 		}
 	}
 	return nil

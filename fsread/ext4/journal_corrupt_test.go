@@ -187,6 +187,15 @@ func TestCorruptJournal(t *testing.T) {
 				c := binary.LittleEndian.Uint32(img[superOffset+0x5C:])
 				binary.LittleEndian.PutUint32(img[superOffset+0x5C:], c&^compatHasJournal)
 			}},
+		{name: "journal inode maps a block twice", base: "d-ext4", state: fsread.RecoveryDirty,
+			reason: "mapped twice", mutate: func(t *testing.T, l *jlog, img []byte) {
+				v := l.j.v
+				ib := img[int64(v.itable[0])*v.bs+7*v.isz+0x28:][:60]
+				if le16(ib, 0) != extentMagic || le16(ib, 2) < 2 || le16(ib, 6) != 0 {
+					t.Fatalf("journal inode's extent root is not a leaf of several extents: %x", ib[:36])
+				}
+				copy(ib[24+6:24+12], ib[12+6:12+12]) // extent 2 starts where extent 1 does
+			}},
 		{name: "journal inode not a file", base: "d-ext4", state: fsread.RecoveryDirty,
 			reason: "journal inode 2 is not a regular file", mutate: func(t *testing.T, l *jlog, img []byte) {
 				binary.LittleEndian.PutUint32(img[superOffset+sbJournalInum:], rootIno)

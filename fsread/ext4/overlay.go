@@ -123,6 +123,14 @@ func (v *volume) loadJournal(inum uint32) (*inodeJournal, *jsuper, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("journal inode %d: %w", inum, err)
 	}
+	// A journal is a plain file of distinct blocks; a crafted map repeating
+	// blocks could make a small image's log 2^32 blocks long, and the
+	// scan's memory and time with it. Distinct blocks bound the blocks a
+	// scan can read (a block beyond the image fails the read and ends it)
+	// by the image's size.
+	if err := checkDistinct(d.runs); err != nil {
+		return nil, nil, fmt.Errorf("journal inode %d: %w", inum, err)
+	}
 	j := &inodeJournal{v: v, runs: d.runs, n: v.nblocks(in.size)}
 	b := make([]byte, v.bs)
 	if err := j.readJ(0, b); err != nil {
