@@ -72,7 +72,7 @@ func buildFixture(tb testing.TB) (*fixture, error) {
 	}
 	defer os.RemoveAll(dir)
 	img := filepath.Join(dir, "dirty.img")
-	if out, err := runScript(tb, img, "d-ext4", "DIRTY_BS=1024", "DIRTY_SIZE=4M"); err != nil {
+	if out, err := runScript(tb, img, "d-ext4-1k"); err != nil {
 		return nil, fmt.Errorf("make-dirty-ext4.sh: %v\n%s", err, out)
 	}
 	if f.dirty, err = os.ReadFile(img); err != nil {
@@ -502,10 +502,8 @@ func checkCow(t *testing.T, c *cowImage) {
 	if sample {
 		runtime.ReadMemStats(&ms0)
 	}
-	v, err := open(c, c.size())
-	if err == nil {
-		exercise(v, 300, 8<<10)
-	}
+	// A panic surfaces through the FS too: NewFS's guard turns it into an
+	// error that noPanicText fails on, so no separate backend walk.
 	first := listing(t, c)
 	if second := listing(t, c); first != second {
 		t.Fatalf("two opens of one image list differently:\n%s\n---\n%s", first, second)

@@ -104,6 +104,25 @@ func journalStats(t *testing.T, img string) (*replay, *jsuper) {
 	return scanJournal(j, js, v.sb.blocksCount), js
 }
 
+// maxDescriptors is the most descriptor blocks one transaction of img's
+// journal has.
+func maxDescriptors(t *testing.T, img string) int {
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := journalLayout(t, b)
+	per := map[uint32]int{}
+	most := 0
+	for _, h := range l.blocks {
+		if h.typ == jbdDescriptor {
+			per[h.seq]++
+			most = max(most, per[h.seq])
+		}
+	}
+	return most
+}
+
 func TestJournalReplayOracle(t *testing.T) {
 	cases := []struct {
 		variant  string
@@ -111,12 +130,15 @@ func TestJournalReplayOracle(t *testing.T) {
 		// revokedZero: the revoke transaction of the d-* images leaves
 		// jonly/revoked's first block as on disk (zeros).
 		revokedZero, escape, revoke, wrap bool
+		// multiDesc: a transaction spans several descriptor blocks.
+		multiDesc bool
 		minTrans                          int
 		// warn: replay is expected to stop with a warning matching this,
 		// where e2fsck stops too.
 		warn string
 	}{
 		{variant: "d-ext4", checksum: "v3 (crc32c)", revokedZero: true, escape: true, revoke: true, minTrans: 3},
+		{variant: "d-ext4-1k", checksum: "v3 (crc32c)", revokedZero: true, escape: true, revoke: true, minTrans: 3, multiDesc: true},
 		{variant: "d-ext4-v2", checksum: "v2 (crc32c)", revokedZero: true, escape: true, revoke: true, minTrans: 3},
 		{variant: "d-ext4-nocsum", checksum: "none", revokedZero: true, escape: true, revoke: true, minTrans: 3},
 		// debugfs's v1 writer puts the revoke block into the commit's
@@ -175,8 +197,8 @@ func TestJournalReplayOracle(t *testing.T) {
 			rv, err := fs.ReadFile(fsys, "jonly/revoked")
 			if err != nil || len(rv) != 8192 {
 				t.Errorf("jonly/revoked: %d bytes, %v", len(rv), err)
-			} else if zero := bytes.Count(rv[:4096], []byte{0}) == 4096; zero != tc.revokedZero {
-				t.Errorf("jonly/revoked first block all zeros = %v, want %v (revoked copy)", zero, tc.revokedZero)
+			} else if bs := int(info.BlockSize); bytes.Count(rv[:bs], []byte{0}) == bs != tc.revokedZero {
+				t.Errorf("jonly/revoked's first block all zeros = %v (revoked copy)", !tc.revokedZero)
 			}
 
 			// The journal features the variant was made to exercise.
@@ -192,6 +214,9 @@ func TestJournalReplayOracle(t *testing.T) {
 			}
 			if tc.revoke && res.revoked == 0 {
 				t.Errorf("no copy skipped by a revoke record")
+			}
+			if d := maxDescriptors(t, img); (d > 1) != tc.multiDesc {
+				t.Errorf("at most %d descriptor blocks in a transaction, multiDesc %v", d, tc.multiDesc)
 			}
 			if res.wrapped != tc.wrap {
 				t.Errorf("log wrapped %v, want %v", res.wrapped, tc.wrap)

@@ -79,10 +79,12 @@ case $variant in
   k-wrap) mkfs_opts=(-t ext4 -b 1024 -J size=1) ;;
   *) mkfs_opts=(-t ext4) ;;
 esac
-# d-* only: DIRTY_BS=1024 DIRTY_SIZE=2M make the smallest image that holds
-# the tree and a 1 MiB journal (the fuzz targets' seeds).
+# d-* only: DIRTY_BS=1024 DIRTY_SIZE=4M (or a -1k suffix: d-ext4-1k) make
+# the smallest image that holds the tree and a 1 MiB journal (the fuzz
+# targets' seed; at 1 KiB a transaction needs several descriptor blocks).
 bs=${DIRTY_BS:-4096}
 size=${DIRTY_SIZE:-16M}
+case $variant in d-*-1k) bs=1024 size=4M ;; esac
 case $variant in
   k-wrap) ;;
   k-*) mkfs_opts+=(-b 4096) ;;
@@ -152,7 +154,7 @@ EOF
   revoke=$(debugfs -R "bmap /jonly/revoked 0" "$work/c.img" 2>/dev/null)
   jo="jo"
   case $variant in
-    d-ext4 | d-ext4-v1 | d-ext4-no64) jo="jo -c" ;;
+    d-ext4 | d-ext4-1k | d-ext4-v1 | d-ext4-no64) jo="jo -c" ;;
     d-ext4-v2) jo="jo -c -v 2" ;;
   esac
   {
