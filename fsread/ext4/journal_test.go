@@ -132,7 +132,7 @@ func TestJournalReplayOracle(t *testing.T) {
 		revokedZero, escape, revoke, wrap bool
 		// multiDesc: a transaction spans several descriptor blocks.
 		multiDesc bool
-		minTrans                          int
+		minTrans  int
 		// warn: replay is expected to stop with a warning matching this,
 		// where e2fsck stops too.
 		warn string
