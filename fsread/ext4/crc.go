@@ -10,6 +10,16 @@ func crc32c(seed uint32, p []byte) uint32 {
 	return ^crc32.Update(^seed, castagnoli, p)
 }
 
+// crc32cBE32 is crc32c(seed, the 4 big-endian bytes of x), without the
+// slice that would escape to the heap on every call.
+func crc32cBE32(seed, x uint32) uint32 {
+	c := seed
+	for _, b := range [4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)} {
+		c = castagnoli[byte(c)^b] ^ c>>8
+	}
+	return c
+}
+
 // crcBE is the table of the kernel's crc32_be (polynomial 0x04C11DB7, most
 // significant bit first), the checksum of JBD2's old COMPAT_CHECKSUM
 // commit blocks. Go's hash/crc32 only has the reflected form.

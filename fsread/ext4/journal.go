@@ -440,15 +440,13 @@ var errLap = errors.New("log longer than the journal")
 func (js *jsuper) tailOK(b []byte) bool {
 	n := len(b) - 4
 	want := be32(b, n)
-	c := crc32c(js.seed, b[:n])
-	return crc32c(c, []byte{0, 0, 0, 0}) == want
+	return crc32cBE32(crc32c(js.seed, b[:n]), 0) == want
 }
 
 // commitOK verifies a v2/v3 commit block: crc32c of the block with
 // h_chksum[0] zeroed.
 func (js *jsuper) commitOK(b []byte) bool {
-	c := crc32c(js.seed, b[:0x10])
-	c = crc32c(c, []byte{0, 0, 0, 0})
+	c := crc32cBE32(crc32c(js.seed, b[:0x10]), 0)
 	c = crc32c(c, b[0x14:])
 	return c == be32(b, 0x10)
 }
@@ -459,9 +457,7 @@ func (js *jsuper) tagOK(tag, data []byte, seq uint32) bool {
 	if !js.csumV23() {
 		return true
 	}
-	var s [4]byte
-	binary.BigEndian.PutUint32(s[:], seq)
-	c := crc32c(crc32c(js.seed, s[:]), data)
+	c := crc32c(crc32cBE32(js.seed, seq), data)
 	if js.incompat&jbdIncompatCsumV3 != 0 {
 		return be32(tag, 12) == c
 	}

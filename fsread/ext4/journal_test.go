@@ -155,7 +155,7 @@ func TestJournalReplayOracle(t *testing.T) {
 		{variant: "k-ext3", checksum: "none", revoke: true, minTrans: 2},
 		{variant: "k-ext4-no64", checksum: "v3 (crc32c)", revoke: true, minTrans: 2},
 		// The log was filled until it wrapped: jonly/magic's copy is checkpointed by then.
-		{variant: "k-wrap", checksum: "v3 (crc32c)", wrap: true, minTrans: 2},
+		{variant: "k-wrap", checksum: "v3 (crc32c)", wrap: true, multiDesc: true, minTrans: 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.variant, func(t *testing.T) {
