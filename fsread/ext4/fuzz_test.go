@@ -615,3 +615,27 @@ func TestResealIsIdentity(t *testing.T) {
 		}
 	}
 }
+
+// TestResealReachesReplay: a mutated copy in the dirty image's journal
+// stops replay at its transaction's checksum, and the same mutation
+// resealed is replayed: FuzzStruct's journal mutations reach the replay.
+func TestResealReachesReplay(t *testing.T) {
+	fx := loadFixture(t)
+	bs := int64(fx.jsb.blocksize)
+	for _, doReseal := range []bool{false, true} {
+		c := newCow(fx.dirty, bs)
+		// The first copy of transaction 1 follows its descriptor at s_start.
+		c.patch(fx.jrnl.phys(fx.jsb.start+1)+100, []byte{0xAA, 0x55})
+		if doReseal {
+			reseal(&cowJournal{c: c, at: fx.jrnl.phys, n: uint32(fx.jrnl.n)}, fx.jsb)
+		}
+		fsys, err := NewOpts(c, c.size(), "reseal", fsread.OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := fsread.RecoveryOf(fsys)
+		if want := map[bool]int{false: 0, true: 3}[doReseal]; rec.Transactions != want || (len(rec.Warnings) == 0) == !doReseal {
+			t.Errorf("reseal %v: %+v, want %d transactions", doReseal, rec, want)
+		}
+	}
+}
