@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,5 +258,39 @@ func TestJournalReplayOracle(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReplayedConcurrentReads: the overlay is immutable after open, so
+// goroutines reading the replayed view at once all get the same bytes
+// (run under -race in make test-race).
+func TestReplayedConcurrentReads(t *testing.T) {
+	img := dirtyImage(t, "d-ext4")
+	fsys := openOpts(t, img, fsread.OpenOptions{})
+	want := map[string]string{}
+	for _, p := range []string{"etc/cron.d/miner", "etc/hostname", "jonly/big", "jonly/magic", "usr/bin/tool"} {
+		h, err := hashFS(fsys, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[p] = h
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*len(want))
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p, h := range want {
+				if got, err := hashFS(fsys, p); err != nil || got != h {
+					errs <- fmt.Errorf("%s: %s (%v), want %s", p, got, err, h)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
