@@ -144,7 +144,7 @@ func probeExt(sb []byte) Result {
 		res.Kind = Ext3
 	}
 	if incompat&0x4 != 0 {
-		res.Note = "journal needs recovery (not replayed)"
+		res.Note = "journal needs recovery (replayed in memory by default; see the volume's recovery state)"
 	}
 	return res
 }

@@ -25,7 +25,7 @@ func exercise(v *volume, maxEntries int, maxRead int64) []error {
 	var errs []error
 	seen := map[uint32]bool{rootIno: true}
 	queue := []uint32{rootIno}
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, min(64<<10, max(maxRead, 1)))
 	entries := 0
 	for len(queue) > 0 && entries < maxEntries {
 		dir := queue[0]

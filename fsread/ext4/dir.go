@@ -157,10 +157,18 @@ func (p *dirParser) blocks(in *inode) error {
 		return err
 	}
 	bs := p.v.bs
-	buf := make([]byte, 0, dirReadChunk*bs)
 	if err := checkDistinct(d.runs); err != nil {
 		return fmt.Errorf("inode %d: %w", p.ino, err)
 	}
+	// Most directories are one block: size the buffer to the directory,
+	// not to a 64-block chunk.
+	var longest uint64
+	for _, r := range d.runs {
+		if !r.zero {
+			longest = max(longest, min(r.count, dirReadChunk))
+		}
+	}
+	buf := make([]byte, 0, longest*uint64(bs))
 	for _, r := range d.runs {
 		if r.zero {
 			continue
@@ -185,8 +193,8 @@ func (p *dirParser) blocks(in *inode) error {
 }
 
 // checkDistinct refuses a mapping that uses a physical block twice: a
-// directory never shares blocks with itself, and a crafted map repeating
-// one block would multiply its entries without bound.
+// directory or the journal never shares blocks with itself, and a crafted
+// map repeating one block would multiply its entries (or log) without bound.
 func checkDistinct(runs []run) error {
 	phys := make([]run, 0, len(runs))
 	for _, r := range runs {
@@ -197,7 +205,7 @@ func checkDistinct(runs []run) error {
 	slices.SortFunc(phys, func(a, b run) int { return cmpU64(a.pblk, b.pblk) })
 	for i := 1; i < len(phys); i++ {
 		if prev := phys[i-1]; phys[i].pblk < prev.pblk+prev.count {
-			return corrupt("directory block %d mapped twice", phys[i].pblk)
+			return corrupt("block %d mapped twice", phys[i].pblk)
 		}
 	}
 	return nil

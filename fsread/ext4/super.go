@@ -4,8 +4,10 @@
 // block maps, inline data, linear directory scans and symbolic links.
 //
 // It exists because no Go module read every ext variant correctly (see
-// DESIGN.md). The journal is not replayed: the image is read as it lies on
-// disk, which is what an examiner wants from evidence.
+// DESIGN.md). A journal awaiting recovery is replayed in memory (JBD2, as
+// the kernel does on mount) so that every reader sees what the running
+// system saw; the image is never written, and NewOpts can show the on-disk
+// view instead.
 package ext4
 
 import (
@@ -82,11 +84,14 @@ type Info struct {
 
 	// Mounted is true when the image was taken while the filesystem was
 	// mounted or after a crash: not marked clean, or a journal awaiting
-	// replay. NeedsRecovery is the needs_recovery feature alone: the
-	// journal holds updates this reader does not apply.
+	// replay. NeedsRecovery is the on-disk needs_recovery feature alone:
+	// the journal holds updates (New replays them; see the FS's Recovery).
 	Mounted       bool
 	NeedsRecovery bool
-	Errors        bool // the kernel recorded errors (s_state)
+	// Journal describes the ext3/ext4 journal (set by New, nil from Probe
+	// and for ext2).
+	Journal *JournalInfo
+	Errors  bool // the kernel recorded errors (s_state)
 	// Truncated: the image is shorter than the block count says (set by
 	// New, which knows the image size; Probe cannot tell).
 	Truncated bool

@@ -34,6 +34,8 @@ type volume struct {
 	extra    bool // 256-byte-style inodes may carry i_extra_isize
 	huge     bool // huge_file
 	info     *Info
+	// ov is the replayed journal, nil for the on-disk view.
+	ov *overlay
 
 	inodeCache *lru.Cache[uint32, []byte]
 	dirCache   *lru.Cache[uint32, *dirList]
@@ -60,24 +62,40 @@ func InfoOf(fsys fsread.FS) (*Info, bool) {
 }
 
 // New reads the superblock and group descriptors of the filesystem in r
-// (size bytes) and returns it as an FS. label names it in errors.
+// (size bytes) and returns it as an FS, with its journal replayed in
+// memory when it holds pending writes (see NewOpts). label names it in
+// errors.
 func New(r io.ReaderAt, size int64, label string) (fsread.FS, error) {
+	return NewOpts(r, size, label, fsread.OpenOptions{})
+}
+
+// NewOpts is New with reader options. When the superblock says
+// needs_recovery, the committed transactions of the internal journal are
+// replayed in memory (see replayJournal) unless opt.NoReplay; the image is
+// never written. Recovery says what was done.
+func NewOpts(r io.ReaderAt, size int64, label string, opt fsread.OpenOptions) (fsread.FS, error) {
 	v, err := open(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
-	return &extFS{FS: fsread.NewFS[uint32](v, label), info: v.info}, nil
+	v, rec := replayJournal(v, opt)
+	return &extFS{FS: fsread.NewFS[uint32](v, label), info: v.info, recovery: rec}, nil
 }
 
-func open(r io.ReaderAt, size int64) (*volume, error) {
+// Recovery says whether the journal held pending writes and what was done.
+func (f *extFS) Recovery() fsread.Recovery { return f.recovery }
+
+func open(r io.ReaderAt, size int64) (*volume, error) { return openOn(r, size, nil) }
+
+// openOn loads the volume as seen through ov (nil: as it lies on disk);
+// the superblock and group descriptors may themselves be journaled.
+func openOn(r io.ReaderAt, size int64, ov *overlay) (*volume, error) {
 	if size < superOffset+superSize {
 		return nil, fmt.Errorf("image of %d bytes too small for ext2/3/4", size)
 	}
+	v := &volume{r: r, size: size, ov: ov}
 	b := make([]byte, superSize)
-	if n, err := r.ReadAt(b, superOffset); n < superSize {
-		if err == nil || err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
+	if err := v.readFull(b, superOffset); err != nil {
 		return nil, fmt.Errorf("reading superblock: %w", err)
 	}
 	sb, err := parseSuper(b)
@@ -90,9 +108,10 @@ func open(r io.ReaderAt, size int64) (*volume, error) {
 	if sb.incompat&incompatJournalDev != 0 {
 		return nil, errors.New("external journal device, not a filesystem")
 	}
-	v := &volume{
+	*v = volume{
 		r:          r,
 		size:       size,
+		ov:         ov,
 		sb:         sb,
 		bs:         1024 << sb.logBlockSize,
 		isz:        int64(sb.inodeSize),
@@ -199,19 +218,16 @@ func (v *volume) hasSuper(g uint64) bool {
 	return false
 }
 
-// readFull reads exactly len(p) bytes at off, refusing anything outside the image.
+// readFull reads exactly len(p) bytes at off, refusing anything outside
+// the image, through the replayed journal when there is one.
 func (v *volume) readFull(p []byte, off int64) error {
+	if v.ov == nil || len(p) == 0 {
+		return v.readRaw(p, off)
+	}
 	if off < 0 || off > v.size || int64(len(p)) > v.size-off {
 		return fmt.Errorf("reading %d bytes at offset %d: %w", len(p), off, errTruncated)
 	}
-	n, err := v.r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("reading %d bytes at offset %d: %w", len(p), off, err)
+	return v.readOverlay(p, off)
 }
 
 // readBlock reads one filesystem block.
@@ -229,21 +245,3 @@ func (v *volume) readBlock(blk uint64) ([]byte, error) {
 func corrupt(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", fsread.ErrCorrupt, fmt.Sprintf(format, a...))
 }
-
-// NewOpts is New with reader options. A filesystem whose journal awaits
-// recovery is reported dirty until the replay lands.
-func NewOpts(r io.ReaderAt, size int64, label string, opt fsread.OpenOptions) (fsread.FS, error) {
-	fsys, err := New(r, size, label)
-	if err != nil {
-		return nil, err
-	}
-	f := fsys.(*extFS)
-	f.recovery = fsread.Recovery{State: fsread.RecoveryNone}
-	if f.info.NeedsRecovery {
-		f.recovery = fsread.Recovery{State: fsread.RecoveryDirty, Reason: "journal needs recovery; replay not implemented"}
-	}
-	return f, nil
-}
-
-// Recovery says whether the journal held pending writes and what was done.
-func (f *extFS) Recovery() fsread.Recovery { return f.recovery }
