@@ -2,9 +2,7 @@ package partition
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,14 +46,7 @@ func FuzzGPT(f *testing.F) {
 		arr := bytes.Clone(disk[1024 : 1024+128*128])
 		copy(arr, entries)
 		if fixCRC {
-			n, size := binary.LittleEndian.Uint32(hdr[80:]), binary.LittleEndian.Uint32(hdr[84:])
-			if uint64(n)*uint64(size) <= uint64(len(arr)) {
-				binary.LittleEndian.PutUint32(hdr[88:], crc32.ChecksumIEEE(arr[:n*size]))
-			}
-			binary.LittleEndian.PutUint32(hdr[16:], 0)
-			if hs := binary.LittleEndian.Uint32(hdr[12:]); hs == 92 {
-				binary.LittleEndian.PutUint32(hdr[16:], crc32.ChecksumIEEE(hdr[:hs]))
-			}
+			fuzzcheck.FixGPT(hdr, arr)
 		}
 		checkTable(t, fuzzcheck.NewOverlay(disk, fuzzcheck.Patch{Off: 512, Data: hdr}, fuzzcheck.Patch{Off: 1024, Data: arr}))
 	})

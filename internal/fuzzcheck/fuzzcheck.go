@@ -7,6 +7,7 @@
 package fuzzcheck
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -258,5 +259,24 @@ func Same(t testing.TB, what, first, second string) {
 	t.Helper()
 	if first != second {
 		t.Fatalf("%s differs between two passes over the same input:\nfirst:\n%s\nsecond:\n%s", what, first, second)
+	}
+}
+
+// FixGPT recomputes a GPT header's CRC32s in place: the entry array's (over
+// the entries the header counts, when arr holds them) and the header's own
+// (over its first 92 bytes, when it says that is its size), so that a
+// mutated table passes the checks and its entries are decoded.
+func FixGPT(hdr, arr []byte) {
+	if len(hdr) < 92 {
+		return
+	}
+	le := binary.LittleEndian
+	n, size := uint64(le.Uint32(hdr[80:])), uint64(le.Uint32(hdr[84:]))
+	if n*size <= uint64(len(arr)) {
+		le.PutUint32(hdr[88:], crc32.ChecksumIEEE(arr[:n*size]))
+	}
+	le.PutUint32(hdr[16:], 0)
+	if le.Uint32(hdr[12:]) == 92 {
+		le.PutUint32(hdr[16:], crc32.ChecksumIEEE(hdr[:92]))
 	}
 }
