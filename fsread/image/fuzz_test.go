@@ -28,14 +28,7 @@ func FuzzLayout(f *testing.F) {
 	f.Fuzz(func(t *testing.T, mbr, header, entries []byte, fixCRC bool) {
 		m := bytes.Clone(disk[:512])
 		copy(m, mbr)
-		hdr := bytes.Clone(disk[512 : 512+92])
-		copy(hdr, header)
-		arr := bytes.Clone(disk[1024 : 1024+128*128])
-		copy(arr, entries)
-		if fixCRC {
-			fuzzcheck.FixGPT(hdr, arr)
-		}
-		d := fuzzcheck.NewOverlay(disk, fuzzcheck.Patch{Off: 0, Data: m}, fuzzcheck.Patch{Off: 512, Data: hdr}, fuzzcheck.Patch{Off: 1024, Data: arr})
+		d := fuzzcheck.NewOverlay(disk, append([]fuzzcheck.Patch{{Off: 0, Data: m}}, fuzzcheck.GPTPatches(disk, header, entries, fixCRC)...)...)
 		var first, second string
 		fuzzcheck.Run(t, fuzzcheck.Limits{PastEnd: true}, func() {
 			first, second = layoutPass(t, d), layoutPass(t, d)

@@ -41,14 +41,7 @@ func FuzzGPT(f *testing.F) {
 	f.Add(bytes.Clone(disk[512:512+92]), bytes.Clone(disk[1024:1024+4*128]), true)
 	f.Add(bytes.Clone(disk[512:512+92]), bytes.Clone(disk[1024:1024+4*128]), false)
 	f.Fuzz(func(t *testing.T, header, entries []byte, fixCRC bool) {
-		hdr := bytes.Clone(disk[512 : 512+92])
-		copy(hdr, header)
-		arr := bytes.Clone(disk[1024 : 1024+128*128])
-		copy(arr, entries)
-		if fixCRC {
-			fuzzcheck.FixGPT(hdr, arr)
-		}
-		checkTable(t, fuzzcheck.NewOverlay(disk, fuzzcheck.Patch{Off: 512, Data: hdr}, fuzzcheck.Patch{Off: 1024, Data: arr}))
+		checkTable(t, fuzzcheck.NewOverlay(disk, fuzzcheck.GPTPatches(disk, header, entries, fixCRC)...))
 	})
 }
 

@@ -7,6 +7,7 @@
 package fuzzcheck
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -279,4 +280,19 @@ func FixGPT(hdr, arr []byte) {
 	if le.Uint32(hdr[12:]) == 92 {
 		le.PutUint32(hdr[16:], crc32.ChecksumIEEE(hdr[:92]))
 	}
+}
+
+// GPTPatches lays header and entries over the primary GPT of disk
+// (512-byte sectors: header in LBA 1, a 128-entry array from LBA 2), the
+// rest of each structure kept from disk, with FixGPT applied when fixCRC
+// is set.
+func GPTPatches(disk, header, entries []byte, fixCRC bool) []Patch {
+	hdr := bytes.Clone(disk[512 : 512+92])
+	copy(hdr, header)
+	arr := bytes.Clone(disk[1024 : 1024+128*128])
+	copy(arr, entries)
+	if fixCRC {
+		FixGPT(hdr, arr)
+	}
+	return []Patch{{Off: 512, Data: hdr}, {Off: 1024, Data: arr}}
 }
