@@ -422,6 +422,11 @@ func (b *backend) decode(n uint64) (*entryInfo, error) {
 			if !a.IsResident() && a.Runlist_vcn_start() != 0 {
 				continue // a later extent of a stream already seen
 			}
+			// The size is a uint64 on disk that go-ntfs hands over as an
+			// int64: past 2^63 it would be a negative file size.
+			if sz := a.DataSize(); sz < 0 {
+				return nil, errCorrupt("MFT entry %d: $DATA %q of %d bytes", n, a.Name(), uint64(sz))
+			}
 			if name := a.Name(); name != "" {
 				ei.streams = append(ei.streams, Stream{Name: name, Size: a.DataSize()})
 			} else if ei.data == nil {
