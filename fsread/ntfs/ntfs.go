@@ -71,6 +71,7 @@ type backend struct {
 	boot    *boot
 	records uint64 // entries in $MFT
 	upcase  []byte // $UpCase as stored: 65536 little-endian uint16
+	upOnce  sync.Once
 	dirs    *dirCache
 	infos   *lru.Cache[uint64, *entryInfo]
 }
@@ -235,7 +236,6 @@ func open(r io.ReaderAt, size int64) (*backend, error) {
 	if !isDir(root) {
 		return nil, fmt.Errorf("%w: MFT entry 5 is not a directory", fsread.ErrCorrupt)
 	}
-	b.loadUpcase()
 	return b, nil
 }
 
@@ -699,7 +699,10 @@ func (b *backend) loadUpcase() {
 }
 
 // fold maps a name to its case-insensitive key the way Windows does.
+// $UpCase is read on the first fold: opening a volume to read its
+// recovery state or one file by MFT entry needs none of its 128 KiB.
 func (b *backend) fold(name string) string {
+	b.upOnce.Do(b.loadUpcase)
 	u := utf16.Encode([]rune(name))
 	for i, c := range u {
 		if b.upcase != nil {
