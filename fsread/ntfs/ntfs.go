@@ -74,13 +74,19 @@ type backend struct {
 	upOnce  sync.Once
 	dirs    *dirCache
 	infos   *lru.Cache[uint64, *entryInfo]
+	recs    *lru.Cache[uint64, *parser.MFT_ENTRY]
 }
 
 // infoCacheEntries bounds the decoded MFT entries kept per volume (a few
 // hundred bytes each, plus the 1 KiB record their attributes point into):
 // a path lookup, Stat, Open and ReadDir each need the entry, and decoding
-// it is most of what they cost.
-const infoCacheEntries = 1024
+// it is most of what they cost. recordCacheEntries bounds the fixed-up
+// records themselves (about 1 KiB each), which every index entry's
+// freshness test and every Open read again otherwise.
+const (
+	infoCacheEntries   = 1024
+	recordCacheEntries = 1024
+)
 
 // bounded refuses reads past the image's end with an error, so that a
 // truncated image reads as an error, not as zeros (go-ntfs's page cache
@@ -184,7 +190,8 @@ func open(r io.ReaderAt, size int64) (*backend, error) {
 	ctx := parser.GetNTFSContextFromRawMFT(nil, bt.clusterSize, bt.recordSize)
 	ctx.DiskReader = paged
 	ctx.Boot = &parser.NTFS_BOOT_SECTOR{Reader: paged, Profile: ctx.Profile}
-	b := &backend{ctx: ctx, boot: bt, dirs: newDirCache(128), infos: lru.New[uint64, *entryInfo](infoCacheEntries)}
+	b := &backend{ctx: ctx, boot: bt, dirs: newDirCache(128), infos: lru.New[uint64, *entryInfo](infoCacheEntries),
+		recs: lru.New[uint64, *parser.MFT_ENTRY](recordCacheEntries)}
 
 	// Bootstrap the MFT from its own first record; parser.BootstrapMFT would
 	// take the cluster size from go-ntfs's boot parser, which caps it at 64 KiB.
@@ -282,12 +289,20 @@ func (b *backend) record(n uint64) (*parser.MFT_ENTRY, error) {
 	if n >= b.records && b.records != 0 {
 		return nil, errCorrupt("MFT entry %d beyond the %d entries of $MFT", n, b.records)
 	}
+	if e, ok := b.recs.Get(n); ok {
+		return e, nil
+	}
 	e, err := b.ctx.GetMFT(int64(n))
 	if err != nil {
 		return nil, errCorrupt("MFT entry %d: %v", n, err)
 	}
 	if err := checkRecord(e, n, b.boot.recordSize); err != nil {
 		return nil, err
+	}
+	// Cached only once the $MFT stream is known: open reads record 0 first
+	// from the boot sector's LCN, then again through the stream.
+	if b.records != 0 {
+		b.recs.Put(n, e, 1)
 	}
 	return e, nil
 }
