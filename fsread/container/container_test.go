@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/snapscan/snapscan/internal/fuzzcheck"
 	"github.com/snapscan/snapscan/internal/testimg"
 )
 
@@ -352,28 +354,58 @@ func checkCorruptions(t *testing.T, file []byte, cases []corruption) {
 	}
 }
 
-// fuzzOpen is every fuzz target's body: whatever the bytes, Open and reads
-// end in a value or an error, never a panic.
+// fuzzOpen is every fuzz target's body. Whatever the bytes: no panic
+// (ErrInternal) or hang, allocation bounded, the same disk (format, size, notes) or error from two Opens, a size
+// that is not negative, and reads at the start, middle and end of the
+// disk that return what was asked up to the disk's end or an error, never
+// more, and the same bytes when read again.
 func fuzzOpen(t *testing.T, r io.ReaderAt, size int64) {
+	var first, second string
+	// Reads past the end of the file are allowed: go-qcow2reader and the
+	// block readers read a table or block whose offset a header names and
+	// report the short read as an error, which is what Open returns.
+	fuzzcheck.Run(t, fuzzcheck.Limits{PastEnd: true}, func() {
+		first = openPass(t, r, size)
+		second = openPass(t, r, size)
+	})
+	fuzzcheck.Same(t, "disk", first, second)
+}
+
+func openPass(t *testing.T, r io.ReaderAt, size int64) string {
 	d, err := Open(r, size, Options{})
 	if errors.Is(err, ErrInternal) {
 		t.Fatal(err)
 	}
 	if err != nil {
-		return
+		return "error: " + err.Error()
 	}
 	if d.Size < 0 {
 		t.Fatalf("negative size %d", d.Size)
 	}
-	buf := make([]byte, 64<<10)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s %d %q\n", d.Format, d.Size, d.Notes)
+	buf, again := make([]byte, 4096), make([]byte, 4096)
 	for _, off := range []int64{0, 4096, d.Size / 2, d.Size - 4096, d.Size - 1, d.Size} {
-		if off < 0 {
+		if off < 0 || off > d.Size {
 			continue
 		}
-		if _, err := d.ReaderAt.ReadAt(buf, off); errors.Is(err, ErrInternal) {
+		n, err := d.ReaderAt.ReadAt(buf, off)
+		if errors.Is(err, ErrInternal) {
 			t.Fatal(err)
 		}
+		want := int(min(int64(len(buf)), d.Size-off))
+		switch {
+		case n < 0 || n > want:
+			t.Fatalf("%d bytes at %d of a %d-byte disk", n, off, d.Size)
+		case n < len(buf) && err == nil:
+			t.Fatalf("short read of %d bytes at %d without an error", n, off)
+		}
+		if m, err2 := d.ReaderAt.ReadAt(again, off); m != n || (err == nil) != (err2 == nil) || !bytes.Equal(buf[:n], again[:m]) {
+			t.Fatalf("two reads at %d differ: %d bytes (%v), then %d (%v)", off, n, err, m, err2)
+		}
+		fmt.Fprintf(&sb, "%d:%d:%08x:%v ", off, n, crc32.ChecksumIEEE(buf[:n]), err != nil)
 	}
+	return sb.String()
 }
 
 // BenchmarkSequentialRead reads each committed container's whole disk in

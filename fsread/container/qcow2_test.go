@@ -2,7 +2,13 @@ package container
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
+
+	"github.com/snapscan/snapscan/internal/fuzzcheck"
 )
 
 func TestQCOW2Built(t *testing.T) {
@@ -61,7 +67,30 @@ func FuzzQCOW2(f *testing.F) {
 	v2 := bytes.Clone(file)
 	be.PutUint32(v2[4:], 2)
 	f.Add(v2)
+	if seed, err := qemuQCOW2(f.TempDir()); err == nil {
+		f.Add(seed)
+	} else {
+		f.Logf("no qemu-img seed: %v", err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzOpen(t, bytes.NewReader(data), int64(len(data)))
+		fuzzOpen(t, fuzzcheck.NewOverlay(data), int64(len(data)))
 	})
+}
+
+// qemuQCOW2 is a real qcow2 (qemu-img's own layout: refcount blocks, L1
+// and L2 tables where qemu puts them) of a 16 KiB disk whose first 2 KiB
+// hold data, 512-byte clusters: about 5 KiB of file.
+func qemuQCOW2(dir string) ([]byte, error) {
+	qemu, err := exec.LookPath("qemu-img")
+	if err != nil {
+		return nil, err
+	}
+	raw, out := filepath.Join(dir, "seed.raw"), filepath.Join(dir, "seed.qcow2")
+	if err := os.WriteFile(raw, append(pattern(2048, 5), make([]byte, 14<<10)...), 0o644); err != nil {
+		return nil, err
+	}
+	if msg, err := exec.Command(qemu, "convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=512", raw, out).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("qemu-img convert: %v: %s", err, msg)
+	}
+	return os.ReadFile(out)
 }

@@ -105,6 +105,11 @@ func openVHD(f *file) (*Disk, error) {
 		return nil, fmt.Errorf("vhd: no footer")
 	}
 	size, note := ft.size()
+	// As for QCOW2: no real disk is this big, and a size past int64 would
+	// turn negative in Disk.Size.
+	if size > 1<<61 {
+		return nil, fmt.Errorf("vhd: virtual size %d is not plausible", size)
+	}
 	if note != "" {
 		notes = append(notes, note)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/snapscan/snapscan/internal/fuzzcheck"
 )
 
 // A sector whose bitmap bit is clear reads as zeros, whatever bytes the
@@ -93,6 +95,30 @@ func FuzzVHD(f *testing.F) {
 	f.Add(fixed)
 	f.Add(dyn[:1536])
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzOpen(t, bytes.NewReader(data), int64(len(data)))
+		fuzzOpen(t, fuzzcheck.NewOverlay(data), int64(len(data)))
+		// Again with the checksums of the footer, its copy and the
+		// dynamic header recomputed, so mutations reach the BAT and the
+		// block reads behind them instead of only the checksum notes.
+		if fixed := vhdWithChecksums(data); !bytes.Equal(fixed, data) {
+			fuzzOpen(t, fuzzcheck.NewOverlay(fixed), int64(len(fixed)))
+		}
 	})
+}
+
+// vhdWithChecksums returns a copy of a VHD file with the checksums of its
+// footer (at the end and the copy at 0) and of its dynamic header (where
+// the footer's data offset points) recomputed.
+func vhdWithChecksums(data []byte) []byte {
+	out := bytes.Clone(data)
+	fix := func(b []byte, at int) { be.PutUint32(b[at:], vhdChecksum(b, at)) }
+	for _, off := range []int{len(out) - 512, 0} {
+		if off < 0 || off+512 > len(out) || string(out[off:off+8]) != "conectix" {
+			continue
+		}
+		fix(out[off:off+512], 64)
+		if h := be.Uint64(out[off+16:]); h < uint64(len(out)) && h+1024 <= uint64(len(out)) && string(out[h:h+8]) == "cxsparse" {
+			fix(out[h:h+1024], 36)
+		}
+	}
+	return out
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/snapscan/snapscan/internal/fuzzcheck"
 )
 
 func TestVMDKBuilt(t *testing.T) {
@@ -84,6 +86,6 @@ func FuzzVMDK(f *testing.F) {
 	f.Add(stream)
 	f.Add([]byte("# Disk DescriptorFile\ncreateType=\"twoGbMaxExtentSparse\"\nRW 8 SPARSE \"a-s001.vmdk\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzOpen(t, bytes.NewReader(data), int64(len(data)))
+		fuzzOpen(t, fuzzcheck.NewOverlay(data), int64(len(data)))
 	})
 }

@@ -7,7 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/snapscan/snapscan/internal/fuzzcheck"
 )
+
+// allKinds are the kinds Probe may return.
+var allKinds = []Kind{Unknown, Empty, Ext2, Ext3, Ext4, NTFS, FAT, ExFAT, XFS, Btrfs, LVM2, LUKS, BitLocker, Swap, ISO9660, Squashfs, ZFS, MDRAID}
 
 // blkid names filesystems independently of us: it is the oracle here.
 func blkid(t *testing.T, path string) map[string]string {
@@ -123,8 +129,31 @@ func FuzzProbe(f *testing.F) {
 	f.Add(make([]byte, 2048))
 	f.Add(append(make([]byte, 1080), 0x53, 0xEF))
 	f.Add([]byte("\xeb\x52\x90NTFS    "))
+	// Probe is a pure function of the bytes: the same result twice, from a
+	// reader that counts reads outside the data, a kind from the list, and
+	// text fields that are valid UTF-8 (they go into reports). A size that
+	// lies (1 MiB more than the data) must not panic either.
+	kinds := map[Kind]bool{}
+	for _, k := range allKinds {
+		kinds[k] = true
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		Probe(bytes.NewReader(data), int64(len(data)))
-		Probe(bytes.NewReader(data), int64(len(data))+1<<20) // a size that lies
+		var a, b Result
+		fuzzcheck.Run(t, fuzzcheck.Limits{}, func() {
+			a, _ = Probe(fuzzcheck.NewOverlay(data), int64(len(data)))
+			b, _ = Probe(fuzzcheck.NewOverlay(data), int64(len(data)))
+		})
+		if a != b {
+			t.Fatalf("two probes differ: %+v, %+v", a, b)
+		}
+		if !kinds[a.Kind] {
+			t.Fatalf("kind %q is not one Probe documents", a.Kind)
+		}
+		for _, s := range []string{a.Label, a.UUID, a.Note} {
+			if !utf8.ValidString(s) {
+				t.Fatalf("%q is not UTF-8: %+v", s, a)
+			}
+		}
+		Probe(bytes.NewReader(data), int64(len(data))+1<<20)
 	})
 }

@@ -3,7 +3,6 @@ package image
 import (
 	"io"
 
-	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/fsread/detect"
 	"github.com/snapscan/snapscan/fsread/ext4"
 	"github.com/snapscan/snapscan/fsread/ntfs"
@@ -16,9 +15,7 @@ func init() {
 	for _, k := range []detect.Kind{detect.Ext2, detect.Ext3, detect.Ext4} {
 		Register(k, ext4.NewOpts)
 	}
-	Register(detect.NTFS, func(r io.ReaderAt, size int64, label string, _ fsread.OpenOptions) (fsread.FS, error) {
-		return ntfs.New(r, size, label)
-	})
+	Register(detect.NTFS, ntfs.NewOpts)
 	Register(detect.XFS, xfs.NewOpts)
 	RegisterLabeler(detect.NTFS, func(r io.ReaderAt, _ int64) string {
 		info, err := ntfs.Probe(r)

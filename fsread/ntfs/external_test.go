@@ -459,6 +459,13 @@ func TestWindowsSamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%s: label %q, cluster %d, %d files, %d bytes read", tc.image, info.Label, info.ClusterSize, files, bytes)
+			// Each was detached from Windows 10 after a clean shutdown: the
+			// dirty bit is clear and both restart pages carry the clean flag.
+			if rec := fsread.RecoveryOf(fsys); rec.State != fsread.RecoveryNone || len(rec.Warnings) != 0 {
+				t.Errorf("recovery %s %q, want clean", rec, rec.Warnings)
+			} else {
+				t.Logf("%s: recovery %s", tc.image, rec)
+			}
 			for _, l := range lines {
 				if v, ok := strings.CutPrefix(l, "Volume Serial Number: "); ok && v != info.Serial {
 					t.Errorf("serial %s, fsstat %s", info.Serial, v)

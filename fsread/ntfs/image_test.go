@@ -3,6 +3,7 @@ package ntfs
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -65,7 +66,15 @@ func canMount() string {
 }
 
 func run(name string, args ...string) error {
-	out, err := exec.Command(name, args...).CombinedOutput()
+	cmd := exec.Command(name, args...)
+	// ntfs-3g forks the FUSE daemon, which can keep the output pipe open
+	// after the mount command exited: without a bound, CombinedOutput
+	// waits for it for ever (seen here on a loaded machine).
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // the command succeeded; only its daemon held the pipe
+	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
 	}

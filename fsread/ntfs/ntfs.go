@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/snapscan/snapscan/fsread"
+	"github.com/snapscan/snapscan/fsread/internal/lru"
 	"www.velocidex.com/golang/go-ntfs/parser"
 )
 
@@ -68,9 +70,23 @@ type backend struct {
 	data    *parser.NTFSContext // file content: reads go straight to the image
 	boot    *boot
 	records uint64 // entries in $MFT
-	upcase  []uint16
+	upcase  []byte // $UpCase as stored: 65536 little-endian uint16
+	upOnce  sync.Once
 	dirs    *dirCache
+	infos   *lru.Cache[uint64, *entryInfo]
+	recs    *lru.Cache[uint64, *parser.MFT_ENTRY]
 }
+
+// infoCacheEntries bounds the decoded MFT entries kept per volume (a few
+// hundred bytes each, plus the 1 KiB record their attributes point into):
+// a path lookup, Stat, Open and ReadDir each need the entry, and decoding
+// it is most of what they cost. recordCacheEntries bounds the fixed-up
+// records themselves (about 1 KiB each), which every index entry's
+// freshness test and every Open read again otherwise.
+const (
+	infoCacheEntries   = 1024
+	recordCacheEntries = 1024
+)
 
 // bounded refuses reads past the image's end with an error, so that a
 // truncated image reads as an error, not as zeros (go-ntfs's page cache
@@ -99,6 +115,14 @@ func (b bounded) ReadAt(p []byte, off int64) (int, error) {
 // New opens the NTFS volume held in r (size bytes; 0 takes the size the
 // boot sector records). label names it in errors.
 func New(r io.ReaderAt, size int64, label string) (f fsread.FS, err error) {
+	return NewOpts(r, size, label, fsread.OpenOptions{})
+}
+
+// NewOpts is New with the options every reader takes. NTFS is always read
+// as it is on disk ($LogFile redo is not implemented), so NoReplay changes
+// nothing; the FS is an fsread.Recoverable that says whether that view is
+// complete.
+func NewOpts(r io.ReaderAt, size int64, label string, _ fsread.OpenOptions) (f fsread.FS, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			f, err = nil, fmt.Errorf("%s: %w: %v", label, fsread.ErrCorrupt, p)
@@ -115,6 +139,17 @@ func New(r io.ReaderAt, size int64, label string) (f fsread.FS, err error) {
 type volume struct {
 	fsread.FS
 	b *backend
+
+	recOnce sync.Once
+	rec     fsread.Recovery
+}
+
+// Recovery says whether the volume was shut down cleanly: the dirty bit in
+// $Volume, and whether $LogFile still has a client's restart area open.
+// Read once, on first use, so that opening a volume costs no more.
+func (v *volume) Recovery() fsread.Recovery {
+	v.recOnce.Do(func() { v.rec = v.b.recovery() })
+	return v.rec
 }
 
 // Probe reads the boot sector and $Volume: label, serial, geometry, dirty.
@@ -155,7 +190,8 @@ func open(r io.ReaderAt, size int64) (*backend, error) {
 	ctx := parser.GetNTFSContextFromRawMFT(nil, bt.clusterSize, bt.recordSize)
 	ctx.DiskReader = paged
 	ctx.Boot = &parser.NTFS_BOOT_SECTOR{Reader: paged, Profile: ctx.Profile}
-	b := &backend{ctx: ctx, boot: bt, dirs: newDirCache(128)}
+	b := &backend{ctx: ctx, boot: bt, dirs: newDirCache(128), infos: lru.New[uint64, *entryInfo](infoCacheEntries),
+		recs: lru.New[uint64, *parser.MFT_ENTRY](recordCacheEntries)}
 
 	// Bootstrap the MFT from its own first record; parser.BootstrapMFT would
 	// take the cluster size from go-ntfs's boot parser, which caps it at 64 KiB.
@@ -207,7 +243,6 @@ func open(r io.ReaderAt, size int64) (*backend, error) {
 	if !isDir(root) {
 		return nil, fmt.Errorf("%w: MFT entry 5 is not a directory", fsread.ErrCorrupt)
 	}
-	b.loadUpcase()
 	return b, nil
 }
 
@@ -254,12 +289,20 @@ func (b *backend) record(n uint64) (*parser.MFT_ENTRY, error) {
 	if n >= b.records && b.records != 0 {
 		return nil, errCorrupt("MFT entry %d beyond the %d entries of $MFT", n, b.records)
 	}
+	if e, ok := b.recs.Get(n); ok {
+		return e, nil
+	}
 	e, err := b.ctx.GetMFT(int64(n))
 	if err != nil {
 		return nil, errCorrupt("MFT entry %d: %v", n, err)
 	}
 	if err := checkRecord(e, n, b.boot.recordSize); err != nil {
 		return nil, err
+	}
+	// Cached only once the $MFT stream is known: open reads record 0 first
+	// from the boot sector's LCN, then again through the stream.
+	if b.records != 0 {
+		b.recs.Put(n, e, 1)
 	}
 	return e, nil
 }
@@ -347,7 +390,21 @@ type Stream struct {
 	Size int64
 }
 
+// inspect decodes MFT entry n, from the cache when it can. The result is
+// shared: callers must not modify it.
 func (b *backend) inspect(n uint64) (*entryInfo, error) {
+	if ei, ok := b.infos.Get(n); ok {
+		return ei, nil
+	}
+	ei, err := b.decode(n)
+	if err != nil {
+		return nil, err
+	}
+	b.infos.Put(n, ei, 1)
+	return ei, nil
+}
+
+func (b *backend) decode(n uint64) (*entryInfo, error) {
 	e, err := b.record(n)
 	if err != nil {
 		return nil, err
@@ -382,6 +439,11 @@ func (b *backend) inspect(n uint64) (*entryInfo, error) {
 		case atData:
 			if !a.IsResident() && a.Runlist_vcn_start() != 0 {
 				continue // a later extent of a stream already seen
+			}
+			// The size is a uint64 on disk that go-ntfs hands over as an
+			// int64: past 2^63 it would be a negative file size.
+			if sz := a.DataSize(); sz < 0 {
+				return nil, errCorrupt("MFT entry %d: $DATA %q of %d bytes", n, a.Name(), uint64(sz))
 			}
 			if name := a.Name(); name != "" {
 				ei.streams = append(ei.streams, Stream{Name: name, Size: a.DataSize()})
@@ -446,7 +508,8 @@ func (b *backend) Meta(n uint64) (*fsread.Meta, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ei.meta, nil
+	m := ei.meta // NewFS may fill in the name: the cached entry stays as decoded
+	return &m, nil
 }
 
 func (b *backend) ReadLink(n uint64) (string, error) {
@@ -570,7 +633,10 @@ func (s *stream) cached(want []byte, off int64) (int, error) {
 		if s.bufOff < 0 || pos < s.bufOff || pos >= s.bufOff+int64(len(s.buf)) {
 			start := pos - pos%chunkSize
 			if s.buf == nil {
-				s.buf = make([]byte, chunkSize)
+				// A chunk is never longer than the stream: most files
+				// are small, and a 64 KiB buffer per open would be most
+				// of what reading them costs.
+				s.buf = make([]byte, min(chunkSize, s.size))
 			}
 			s.buf = s.buf[:min(chunkSize, s.size-start)]
 			s.bufOff = -1
@@ -624,7 +690,7 @@ func (b *backend) volumeInfo(info *Info) {
 		case atVolumeInfo:
 			if p := b.attrBytes(a, 16); len(p) >= 12 {
 				info.Version = fmt.Sprintf("%d.%d", p[8], p[9])
-				info.Dirty = binary.LittleEndian.Uint16(p[10:])&1 != 0
+				info.Dirty = binary.LittleEndian.Uint16(p[10:])&volInfoDirty != 0
 				info.DirtyKnown = true
 			}
 		}
@@ -641,23 +707,24 @@ func (b *backend) loadUpcase() {
 	if err != nil {
 		return
 	}
+	// Kept as read: decoding 65536 entries up front would cost more than
+	// opening the rest of a small volume.
 	buf := make([]byte, size)
 	if n, _ := r.ReadAt(buf, 0); n != len(buf) {
 		return
 	}
-	t := make([]uint16, 65536)
-	for i := range t {
-		t[i] = binary.LittleEndian.Uint16(buf[2*i:])
-	}
-	b.upcase = t
+	b.upcase = buf
 }
 
 // fold maps a name to its case-insensitive key the way Windows does.
+// $UpCase is read on the first fold: opening a volume to read its
+// recovery state or one file by MFT entry needs none of its 128 KiB.
 func (b *backend) fold(name string) string {
+	b.upOnce.Do(b.loadUpcase)
 	u := utf16.Encode([]rune(name))
 	for i, c := range u {
 		if b.upcase != nil {
-			u[i] = b.upcase[c]
+			u[i] = binary.LittleEndian.Uint16(b.upcase[2*int(c):])
 		} else if c < 0xD800 || c > 0xDFFF {
 			u[i] = uint16(unicode.ToUpper(rune(c)))
 		}
@@ -682,7 +749,7 @@ func Streams(fsys fsread.FS, name string) ([]Stream, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "streams", Path: name, Err: fmt.Errorf("%s: %w", fsys, err)}
 	}
-	return ei.streams, nil
+	return slices.Clone(ei.streams), nil
 }
 
 // OpenStream opens the alternate data stream stream of the file name.
@@ -727,7 +794,7 @@ func FileNames(fsys fsread.FS, name string) ([]FileName, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "filenames", Path: name, Err: fmt.Errorf("%s: %w", fsys, err)}
 	}
-	return ei.names, nil
+	return slices.Clone(ei.names), nil
 }
 
 func node(fsys fsread.FS, name string) (*volume, uint64, error) {

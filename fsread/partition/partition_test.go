@@ -154,28 +154,6 @@ func TestTruncatedAndGarbageTables(t *testing.T) {
 	}
 }
 
-func FuzzRead(f *testing.F) {
-	mbr := make([]byte, 4096)
-	mbr[510], mbr[511] = 0x55, 0xAA
-	mbr[446+4], mbr[446+8], mbr[446+12] = 0x05, 1, 4
-	f.Add(mbr)
-	gpt := make([]byte, 8192)
-	copy(gpt[512:], "EFI PART")
-	f.Add(gpt)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		tab, err := Read(bytes.NewReader(data), int64(len(data)))
-		if err != nil {
-			return
-		}
-		for _, p := range tab.Partitions {
-			// A partition past the end is kept, with size 0 and a warning.
-			if p.Start < 0 || p.Size < 0 || (p.Size > 0 && p.Start+p.Size > int64(len(data))) {
-				t.Fatalf("partition outside the disk: %+v", p)
-			}
-		}
-	})
-}
-
 // A GPT header claiming a huge entry array must be refused before anything
 // allocates it (go-diskfs would, and an out-of-memory is not recoverable).
 func TestGPTHeaderWithHugeEntryArray(t *testing.T) {

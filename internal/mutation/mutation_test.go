@@ -1,14 +1,19 @@
 package mutation
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,12 +24,13 @@ import (
 // Mutants: every bundled image with a few bytes of its metadata changed, scanned with every check and the full
 // content sweep. Knobs:
 //
-//	SNAPSCAN_MUTANTS=N        how many mutants (default 300, 150 with -short); seeds 1..N
+//	SNAPSCAN_MUTANTS=N        how many mutants (default 1000, 300 with -short); seeds 1..N
+//	SNAPSCAN_MUTANT_WORKERS=W scans run side by side (default GOMAXPROCS; 1 when replaying one seed)
 //	SNAPSCAN_MUTANT_SEED=K    run only mutant K (to replay a failure; logs its report)
 //	SNAPSCAN_MUTANT_LIMIT=D   time limit per scan (default 30s)
 const (
-	defaultMutants = 300
-	shortMutants   = 150
+	defaultMutants = 1000
+	shortMutants   = 300
 )
 
 type pristine struct {
@@ -97,38 +103,99 @@ func TestMutatedImages(t *testing.T) {
 			o.peakHeap>>20, o.r.Stats.FilesSwept, len(o.r.Findings))
 	}
 
+	// Workers scan mutants in parallel. Each keeps one copy of every image on disk and a buffer equal to it:
+	// a mutant is its edited region written over the copy, scanned, and written back (the scanner's API
+	// takes a path, so the file is what is shared; no image is copied per mutant).
+	workers := envInt(t, "SNAPSCAN_MUTANT_WORKERS", runtime.GOMAXPROCS(0))
+	if workers < 1 || first == last {
+		workers = 1
+	}
+	heapBound = heapCap * uint64(workers)
+	defer func() { heapBound = heapCap }()
 	dir := t.TempDir()
+	results := make([]mutantResult, last-first+1)
+	var next atomic.Int64
+	next.Store(int64(first))
+	var hung atomic.Bool
+	goroutinesBefore := runtime.NumGoroutine()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			copies := map[*pristine]*workCopy{}
+			defer func() {
+				for _, wc := range copies {
+					wc.f.Close()
+				}
+			}()
+			for !hung.Load() {
+				seed := int(next.Add(1) - 1)
+				if seed > last {
+					return
+				}
+				rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
+				pk := pairs[rng.IntN(len(pairs))]
+				im, kind := pk.im, pk.kind
+				rs := im.regions[kind]
+				reg := rs[rng.IntN(len(rs))]
+				wc := copies[im]
+				if wc == nil {
+					var err error
+					// Under the pristine name, so volume names ("linux-infected.img@2") compare with the
+					// pristine report's.
+					if wc, err = newWorkCopy(filepath.Join(dir, strconv.Itoa(w), im.name), im.data); err != nil {
+						t.Error(err)
+						return
+					}
+					copies[im] = wc
+				}
+				edits := mutateInto(rng, im.data, wc.buf, reg)
+				res := &results[seed-first]
+				res.im, res.kind = im, kind
+				res.desc = fmt.Sprintf("seed=%d image=%s region=%s edits=%s", seed, im.name, reg, strings.Join(edits, ","))
+				announce("mutation: %s", res.desc)
+				if err := wc.apply(reg); err != nil {
+					t.Error(err)
+					return
+				}
+				o := scanBoundedLeaks(wc.path, limit, true, workers == 1, t)
+				if err := wc.revert(im.data, reg); err != nil {
+					t.Error(err)
+					return
+				}
+				res.done, res.o = true, o
+				res.probs = o.problems(limit)
+				if o.hung {
+					hung.Store(true) // the hung scan keeps its goroutines: later timings would mean nothing
+				}
+				if o.r != nil {
+					res.class = classify(o.r, im.base)
+					if res.class != classScanned && report.Verdict(o.r) == "clean" {
+						res.probs = append(res.probs, classNames[res.class]+", yet the verdict is clean")
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
 	type tally struct{ mutants, visible, silentChange int }
 	stats := map[string]*tally{}
+	perImage := map[string]*[numClasses]int{}
 	var slowest time.Duration
-	var slowSeed int
+	var slowSeed, ran int
 	var peak uint64
-	for seed := first; seed <= last; seed++ {
-		rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
-		pk := pairs[rng.IntN(len(pairs))]
-		im, kind := pk.im, pk.kind
-		rs := im.regions[kind]
-		reg := rs[rng.IntN(len(rs))]
-		data, edits := mutate(rng, im.data, reg)
-		// Under the pristine name, so volume names ("linux-infected.img@2") compare with the pristine report's.
-		path := filepath.Join(dir, strconv.Itoa(seed), im.name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
+	for i, res := range results {
+		seed := first + i
+		if !res.done {
+			continue
 		}
-		if err := os.WriteFile(path, data, 0o444); err != nil {
-			t.Fatal(err)
+		ran++
+		o, im, kind := res.o, res.im, res.kind
+		if len(res.probs) > 0 {
+			t.Errorf("mutant %s (replay: SNAPSCAN_MUTANT_SEED=%d):\n%s", res.desc, seed, strings.Join(res.probs, "\n"))
 		}
-		desc := fmt.Sprintf("seed=%d image=%s region=%s edits=%s", seed, im.name, reg, strings.Join(edits, ","))
-		announce("mutation: %s", desc)
-
-		o := scanBounded(path, limit, true, t)
-		if probs := o.problems(limit); len(probs) > 0 {
-			t.Errorf("mutant %s (replay: SNAPSCAN_MUTANT_SEED=%d):\n%s", desc, seed, strings.Join(probs, "\n"))
-			if o.hung {
-				t.FailNow() // the hung scan keeps its goroutines: later timings would mean nothing
-			}
-		}
-		os.RemoveAll(filepath.Dir(path))
 		if o.r == nil {
 			continue
 		}
@@ -156,10 +223,32 @@ func TestMutatedImages(t *testing.T) {
 		case changed:
 			st.silentChange++
 		}
+		pc := perImage[im.name]
+		if pc == nil {
+			pc = &[numClasses]int{}
+			perImage[im.name] = pc
+		}
+		pc[res.class]++
 		if o.elapsed > slowest {
 			slowest, slowSeed = o.elapsed, seed
 		}
 		peak = max(peak, o.peakHeap)
+	}
+	if hung.Load() {
+		t.Fatalf("a scan hung (see the mutant above); %d of %d mutants ran", ran, len(results))
+	}
+	// Per-scan goroutine counts mean nothing while scans run side by side; once all are done, nothing may be
+	// left running.
+	if workers > 1 {
+		for wait := 0; wait < 200 && runtime.NumGoroutine() > goroutinesBefore; wait++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine() - goroutinesBefore; n > 0 {
+			var b bytes.Buffer
+			pprof.Lookup("goroutine").WriteTo(&b, 2)
+			t.Errorf("%d goroutines still running after every scan returned (replay with SNAPSCAN_MUTANT_WORKERS=1 to "+
+				"find the mutant):\n%s", n, trimStacks(b.String()))
+		}
 	}
 	// What the corruption did, per structure: "reported" mutants made the report list an error or an unread
 	// volume; "silent" ones changed what was found (files swept, findings, inventory) without any error — the
@@ -170,7 +259,95 @@ func TestMutatedImages(t *testing.T) {
 		s := stats[k]
 		fmt.Fprintf(&b, "%-20s %7d %9d %7d\n", k, s.mutants, s.visible, s.silentChange)
 	}
-	t.Logf("mutants %d..%d; slowest scan %v (seed %d); peak heap %d MiB\n%s", first, last, slowest, slowSeed, peak>>20, b.String())
+	// And per image, what the report said: every volume scanned with no error the pristine scan lacks, a new
+	// error reported, or a volume (or the whole image) not scanned, with its reason. Only the first may be
+	// clean.
+	fmt.Fprintf(&b, "\n%-22s %7s %8s %15s %12s\n", "image", "mutants", "scanned", "error reported", "not scanned")
+	for _, name := range slices.Sorted(maps.Keys(perImage)) {
+		c := perImage[name]
+		fmt.Fprintf(&b, "%-22s %7d %8d %15d %12d\n", name, c[0]+c[1]+c[2], c[classScanned], c[classError], c[classNotScanned])
+	}
+	t.Logf("mutants %d..%d (%d run, %d workers); slowest scan %v (seed %d); peak heap %d MiB\n%s",
+		first, last, ran, workers, slowest, slowSeed, peak>>20, b.String())
+}
+
+// mutantResult is one mutant's scan, kept until all are done so the summary is in seed order.
+type mutantResult struct {
+	done  bool
+	im    *pristine
+	kind  string
+	desc  string
+	o     outcome
+	probs []string
+	class int
+}
+
+// What a mutant's report says, against its pristine image's.
+const (
+	classScanned    = iota // every volume the pristine scan read was read, and no new error
+	classError             // a new error is reported
+	classNotScanned        // a volume (or the whole image) was not scanned, with the reason
+	numClasses
+)
+
+var classNames = [numClasses]string{"scanned", "error reported", "not scanned"}
+
+func classify(r, base *report.Report) int {
+	was := map[string]bool{}
+	for _, v := range base.Volumes {
+		if v.Scanned {
+			was[v.Name] = true
+		}
+	}
+	n := 0
+	for _, v := range r.Volumes {
+		if v.Scanned {
+			n++
+		} else if was[v.Name] {
+			return classNotScanned
+		}
+	}
+	if n == 0 && len(was) > 0 {
+		return classNotScanned
+	}
+	if visible(r, base) {
+		return classError
+	}
+	return classScanned
+}
+
+// workCopy is one worker's copy of an image: the file the scanner opens and a buffer equal to it.
+type workCopy struct {
+	path string
+	f    *os.File
+	buf  []byte
+}
+
+func newWorkCopy(path string, data []byte) (*workCopy, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &workCopy{path: path, f: f, buf: bytes.Clone(data)}, nil
+}
+
+// apply writes the mutated region of buf to the file; revert restores both from src.
+func (w *workCopy) apply(reg region) error {
+	_, err := w.f.WriteAt(w.buf[reg.off:reg.off+reg.len], reg.off)
+	return err
+}
+
+func (w *workCopy) revert(src []byte, reg region) error {
+	copy(w.buf[reg.off:reg.off+reg.len], src[reg.off:reg.off+reg.len])
+	_, err := w.f.WriteAt(w.buf[reg.off:reg.off+reg.len], reg.off)
+	return err
 }
 
 // Values that break size and count arithmetic: zero, one, sign boundaries, all ones.
@@ -180,10 +357,9 @@ var (
 	interesting64 = []uint64{0, 1, 1 << 31, 1 << 32, 1 << 40, 1 << 62, 1<<63 - 1, 1 << 63, 1<<64 - 1}
 )
 
-// mutate returns a copy of src with 1–6 edits inside reg, each of which changes at least one byte, and a short
-// description of each ("u32@123=0xffffffff").
-func mutate(rng *rand.Rand, src []byte, reg region) ([]byte, []string) {
-	out := append([]byte(nil), src...)
+// mutateInto makes 1–6 edits inside reg of out, which holds src's bytes, each of which changes at least one
+// byte, and returns a short description of each ("u32@123=0xffffffff").
+func mutateInto(rng *rand.Rand, src, out []byte, reg region) []string {
 	var edits []string
 	for want := 1 + rng.IntN(6); len(edits) < want; {
 		at := func(align int64) int64 {
@@ -236,5 +412,5 @@ func mutate(rng *rand.Rand, src []byte, reg region) ([]byte, []string) {
 		}
 		edits = append(edits, desc)
 	}
-	return out, edits
+	return edits
 }

@@ -2,6 +2,7 @@ package linux
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -105,6 +106,10 @@ func FuzzParseMinerConfig(f *testing.F) {
 	f.Add([]byte(`{"donate-level":1,"pools":[{"url":"x:3333","user":"w"}]}`))
 	f.Add([]byte(`{"pool_list":[{"pool_address":1,"wallet_address":null}],"pools":"x"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ParseMinerConfig(data)
+		a, errA := ParseMinerConfig(data)
+		b, errB := ParseMinerConfig(data)
+		if !reflect.DeepEqual(a, b) || (errA == nil) != (errB == nil) {
+			t.Fatalf("two parses differ: %+v (%v), %+v (%v)", a, errA, b, errB)
+		}
 	})
 }

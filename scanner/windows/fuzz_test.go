@@ -1,9 +1,13 @@
 package windows
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // addHiveSeeds adds a few small real hives as seeds where they are present.
@@ -25,30 +29,44 @@ func addHiveSeeds(f *testing.F) {
 // and never panic. Run with: go test -fuzz FuzzHive ./scanner/windows
 func FuzzHive(f *testing.F) {
 	addHiveSeeds(f)
-	f.Fuzz(func(t *testing.T, data []byte) {
+	// The walk is bounded (64 levels, 10,000 keys) and gives the same
+	// listing when the hive is parsed again: the checks' findings must not
+	// depend on the run.
+	listing := func(data []byte) string {
 		h, err := parseHive(data)
 		if err != nil {
-			return
+			return "error: " + err.Error()
 		}
-		_ = h.dirty()
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "dirty %v\n", h.dirty())
 		n := 0
-		_ = walkHive(h, 64, func(p string, k *regKey) error {
+		err = walkHive(h, 64, func(p string, k *regKey) error {
 			n++
-			_ = k.LastWrite()
+			fmt.Fprintf(&sb, "%s %v", p, k.LastWrite())
 			if vals, _ := k.Values(); len(vals) > 0 {
-				_ = vals[0].Text()
+				fmt.Fprintf(&sb, " %d values, first %q", len(vals), vals[0].Text())
 			}
+			sb.WriteByte('\n')
 			if n > 10000 {
 				return errHiveBudget
 			}
 			return nil
 		})
+		fmt.Fprintf(&sb, "walk: %v\n", err != nil)
 		for _, p := range []string{`Software\Microsoft\Windows\CurrentVersion\Run`, `Select`, `ControlSet001\Services`} {
 			if k, _ := h.open(p); k != nil {
-				_, _, _ = k.Value("Current")
+				v, _, err := k.Value("Current")
+				fmt.Fprintf(&sb, "%s: %v %v\n", p, v, err != nil)
 			}
 		}
-		_, _ = currentControlSet(h)
+		cs, err := currentControlSet(h)
+		fmt.Fprintf(&sb, "control set %v %v\n", cs, err != nil)
+		return sb.String()
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if a, b := listing(data), listing(data); a != b {
+			t.Fatalf("two parses of the same hive differ:\n%s\n---\n%s", a, b)
+		}
 	})
 }
 
@@ -60,11 +78,17 @@ func FuzzParseTask(f *testing.F) {
 	f.Add([]byte(`<Task><Actions><Exec><Command>a</Command></Exec></Actions></Task>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		task, err := ParseTask(data)
+		again, err2 := ParseTask(data)
+		if !reflect.DeepEqual(task, again) || (err == nil) != (err2 == nil) {
+			t.Fatalf("two parses differ: %+v, %+v", task, again)
+		}
 		if err != nil {
 			return
 		}
 		for _, e := range task.Execs {
-			_ = e.CommandLine()
+			if cl := e.CommandLine(); !utf8.ValidString(cl) {
+				t.Fatalf("command line %q is not UTF-8", cl)
+			}
 		}
 		_, _ = task.RunAs()
 	})
@@ -74,7 +98,11 @@ func FuzzParseTask(f *testing.F) {
 func FuzzParseLnk(f *testing.F) {
 	f.Add(lnkFile(`C:\a\b.exe`, "-x", `C:\a`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = parseLnk(data)
+		a, errA := parseLnk(data)
+		b, errB := parseLnk(data)
+		if !reflect.DeepEqual(a, b) || (errA == nil) != (errB == nil) {
+			t.Fatalf("two parses differ: %+v, %+v", a, b)
+		}
 	})
 }
 
