@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/snapscan/snapscan/fsread"
+	"github.com/snapscan/snapscan/fsread/detect"
 	"github.com/snapscan/snapscan/fsread/dirfs"
 	"github.com/snapscan/snapscan/fsread/image"
 	"github.com/snapscan/snapscan/report"
@@ -124,6 +125,14 @@ func ScanImage(ctx context.Context, path string, opts Options) *report.Report {
 			if v.Part.TypeName != "" {
 				rv.PartType += " (" + v.Part.TypeName + ")"
 			}
+		}
+		if v.Part != nil && v.Part.InTable() && v.Detect.Kind == detect.Unknown && !v.Part.Clipped && !v.Part.HoldsNoFilesystem() {
+			// A partition meant to hold data whose content nothing here
+			// recognises: what it holds was not read, so the scan is not
+			// complete (a blank one, or a BIOS boot or reserved partition,
+			// holds nothing to read).
+			r.Errors = append(r.Errors, report.ScanError{Volume: v.Name, Stage: "filesystem",
+				Error: fmt.Sprintf("partition type %s, but no known filesystem signature: its content was not read", rv.PartType)})
 		}
 		if !v.Scannable && strings.Contains(v.Reason, "beyond the end of the image") {
 			// An LVM logical volume whose extents the image does not hold.

@@ -67,6 +67,9 @@ func DescribeRule(id string) (report.RuleInfo, bool) {
 	if hasExact && exact.short != "" {
 		return info(id, exact), true
 	}
+	if e, ok := checkRules()[id]; ok {
+		return info(id, e), true
+	}
 	place, judgement, ok := strings.Cut(id, ".")
 	if !ok {
 		return report.RuleInfo{}, false
@@ -101,4 +104,40 @@ func DescribeRule(id string) (report.RuleInfo, bool) {
 
 func info(id string, e ruleEntry) report.RuleInfo {
 	return report.RuleInfo{ID: id, Name: report.RuleName(id), Short: e.short, Full: e.full, Help: e.help, Severity: e.severity, Technique: e.technique}
+}
+
+// checkRuleFiles hold rules that checks describe themselves, one a line:
+// rule;severity;technique;title;remedy, where {name} fields are filled per
+// finding. The catalogue need not repeat them.
+var checkRuleFiles = []string{"linux/privesc-rules.txt", "linux/autostart-rules.txt"}
+
+// checkRules reads checkRuleFiles into catalogue entries: the title with its
+// fields named generically is the short description, the remedy the help.
+var checkRules = sync.OnceValue(func() map[string]ruleEntry {
+	out := map[string]ruleEntry{}
+	for _, name := range checkRuleFiles {
+		entries, err := List(name)
+		if err != nil {
+			continue // a file not in this build
+		}
+		for _, e := range entries {
+			if len(e.Fields) < 5 {
+				continue
+			}
+			sev, err := report.ParseSeverity(e.Field(1))
+			if err != nil {
+				continue
+			}
+			title := generic(e.Field(3))
+			out[e.Field(0)] = ruleEntry{id: e.Field(0), technique: e.Field(2), short: title,
+				full: title + ".", help: generic(e.Field(4)), severity: sev, hasSeverity: true}
+		}
+	}
+	return out
+})
+
+// generic names a template's {field} placeholders in angle brackets, as a
+// rule's description (not one finding's) reads: "Account <name> is ...".
+func generic(s string) string {
+	return strings.NewReplacer("{", "<", "}", ">").Replace(s)
 }

@@ -97,6 +97,11 @@ func TestRuleCatalogueCoversEveryRule(t *testing.T) {
 	for _, w := range field("windows/hosts.txt", 1) {
 		ids = append(ids, "hosts."+w)
 	}
+	for _, list := range checkRuleFiles {
+		if _, err := List(list); err == nil {
+			ids = append(ids, field(list, 0)...)
+		}
+	}
 	for _, id := range ids {
 		ri, ok := report.DescribeRule(id)
 		if !ok || ri.Short == "" || ri.Full == "" || ri.Help == "" || ri.Technique == "" {

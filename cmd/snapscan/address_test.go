@@ -126,7 +126,7 @@ func scanJSON(t *testing.T, args ...string) report.Report {
 		t.Fatalf("scan %v: exit %d: %s", args, code, errs)
 	}
 	var r report.Report
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
+	if err := json.Unmarshal(oneJSON(t, out), &r); err != nil {
 		t.Fatal(err)
 	}
 	return r

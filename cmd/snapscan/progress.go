@@ -223,6 +223,11 @@ func terminalWidth(fd int) int {
 // only on a terminal, and never with NO_COLOR set (no-color.org) or
 // TERM=dumb.
 func tableOptions(w io.Writer) (width int, color bool) {
+	if t, isOut := w.(interface{ Terminal() *os.File }); isOut {
+		if tf := t.Terminal(); tf != nil {
+			w = tf
+		}
+	}
 	f, ok := w.(*os.File)
 	tty := ok && term.IsTerminal(int(f.Fd()))
 	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {

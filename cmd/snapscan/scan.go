@@ -353,7 +353,11 @@ func printVerdictChanges(cmd *cobra.Command, r *report.Report, p report.Policy, 
 		}
 	}
 	if quiet && len(rest) > 0 {
-		fmt.Fprintf(w, "snapscan: %s: %d errors (see the report)\n", name, len(rest))
+		noun := "errors"
+		if len(rest) == 1 {
+			noun = "error"
+		}
+		fmt.Fprintf(w, "snapscan: %s: %d %s (see the report)\n", name, len(rest), noun)
 		return
 	}
 	for i, e := range rest {

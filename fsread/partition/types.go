@@ -1,5 +1,7 @@
 package partition
 
+import "strings"
+
 // Names for the partition types an examiner meets on server images. The
 // type only labels a partition; what it holds is detected from its content.
 var gptTypeNames = map[string]string{
@@ -43,4 +45,29 @@ var mbrTypeNames = map[byte]string{
 	0xee: "GPT protective",
 	0xef: "EFI (FAT-12/16/32)",
 	0xfd: "Linux raid autodetect",
+}
+
+// noFilesystem are the partition types that hold no filesystem by design:
+// boot loader space, reserved gaps, containers of other partitions.
+var noFilesystem = map[string]bool{
+	"21686148-6449-6E6F-744E-656564454649": true, // BIOS boot
+	"E3C9E316-0B5C-4DB8-817D-F92DF00215AE": true, // Microsoft reserved
+	"5808C8AA-7E8F-42E0-85D2-E1E90434CFB3": true, // Windows LDM metadata
+	"9E1A2D38-C612-4316-AA26-8B49521E5A8B": true, // PowerPC PReP boot
+	"0x05": true, "0x0f": true, "0x85": true, // extended partitions
+	"0xee": true, // GPT protective
+	"0x41": true, // PReP boot
+}
+
+// HoldsNoFilesystem reports whether p's type is one that holds no
+// filesystem by design, so unrecognised content there is expected.
+func (p *Partition) HoldsNoFilesystem() bool {
+	return noFilesystem[strings.ToUpper(p.Type)] || noFilesystem[strings.ToLower(p.Type)]
+}
+
+// InTable reports whether p is an entry of an MBR or GPT table (an MBR id
+// "0x83" or a GPT type GUID), rather than a volume another layer (LVM)
+// describes with a Partition.
+func (p *Partition) InTable() bool {
+	return strings.HasPrefix(p.Type, "0x") || len(p.Type) == 36
 }

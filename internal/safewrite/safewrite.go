@@ -63,6 +63,19 @@ type File struct {
 
 func (f *File) Write(p []byte) (int, error) { return f.w.Write(p) }
 
+// Terminal returns the file written in place when it is a terminal (for
+// the table's width and colour), or nil.
+func (f *File) Terminal() *os.File {
+	out, ok := f.w.(*os.File)
+	if !ok || f.atomic {
+		return nil
+	}
+	if fi, err := out.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return out
+}
+
 // Name is the destination as resolved (the target of a symbolic link).
 func (f *File) Name() string {
 	if f.atomic {
