@@ -50,11 +50,11 @@ var mbrTypeNames = map[byte]string{
 // noFilesystem are the partition types that hold no filesystem by design:
 // boot loader space, reserved gaps, containers of other partitions.
 var noFilesystem = map[string]bool{
-	"21686148-6449-6E6F-744E-656564454649": true, // BIOS boot
-	"E3C9E316-0B5C-4DB8-817D-F92DF00215AE": true, // Microsoft reserved
-	"5808C8AA-7E8F-42E0-85D2-E1E90434CFB3": true, // Windows LDM metadata
-	"9E1A2D38-C612-4316-AA26-8B49521E5A8B": true, // PowerPC PReP boot
-	"0x05": true, "0x0f": true, "0x85": true, // extended partitions
+	"21686148-6449-6E6F-744E-656564454649": true,                             // BIOS boot
+	"E3C9E316-0B5C-4DB8-817D-F92DF00215AE": true,                             // Microsoft reserved
+	"5808C8AA-7E8F-42E0-85D2-E1E90434CFB3": true,                             // Windows LDM metadata
+	"9E1A2D38-C612-4316-AA26-8B49521E5A8B": true,                             // PowerPC PReP boot
+	"0x05":                                 true, "0x0f": true, "0x85": true, // extended partitions
 	"0xee": true, // GPT protective
 	"0x41": true, // PReP boot
 }
