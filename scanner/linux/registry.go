@@ -30,5 +30,7 @@ func Checks() []check.Check {
 		RenamedTools{},
 		History{},
 		Timestomp{},
+		ShellRC{},
+		Autostart{},
 	}
 }
