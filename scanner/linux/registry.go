@@ -32,5 +32,6 @@ func Checks() []check.Check {
 		Timestomp{},
 		ShellRC{},
 		Autostart{},
+		Droppers{},
 	}
 }
