@@ -146,9 +146,6 @@ func (r *run) judgeDropper(f *check.File) {
 		names[i] = b.Name
 	}
 	fields := map[string]string{"score": fmt.Sprint(len(sc.Behaviours)), "behaviours": strings.Join(names, ",")}
-	if f.Meta != nil {
-		fields["flags"] = strings.Join(f.Meta.FlagNames(), ",")
-	}
 	r.inventory("shell-script", f.Path, 0, f.Path, fields)
 	if !sc.Scored {
 		return

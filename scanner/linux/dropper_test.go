@@ -149,16 +149,18 @@ func scriptsUnder(t *testing.T, dir string, scriptsOnly bool) map[string][]byte 
 		if err != nil || info.Size() == 0 || info.Size() > maxDropperScript {
 			return nil
 		}
-		b, err := os.ReadFile(p)
+		f, err := os.Open(p)
 		if err != nil {
 			return nil
 		}
-		head := b
-		if len(head) > 256 {
-			head = head[:256]
-		}
+		head := make([]byte, 256)
+		n, _ := f.Read(head)
+		f.Close()
+		head = head[:n]
 		if !scriptsOnly || looksLikeShellScript(d.Name(), head) || strings.Contains(p, "/var/lib/dpkg/info/") && isText(head) {
-			out[p] = b
+			if b, err := os.ReadFile(p); err == nil {
+				out[p] = b
+			}
 		}
 		return nil
 	})

@@ -70,7 +70,7 @@ func (fo *follower) command(cmd string, pathEnv []string, cwd string, chain []st
 }
 
 func (fo *follower) file(p string, pathEnv []string, chain []string, depth int) {
-	if fo.seen[p] || fo.opened >= maxFollowFiles || underAny(p, fo.system) {
+	if fo.seen[p] || fo.opened >= maxFollowFiles {
 		return
 	}
 	fo.seen[p] = true
@@ -79,8 +79,13 @@ func (fo *follower) file(p string, pathEnv []string, chain []string, depth int) 
 		return
 	}
 	fo.opened++
+	// Flags matter wherever the target is; its content only outside the
+	// distribution's directories.
 	if names := m.FlagNames(); len(names) > 0 {
 		fo.flagged = append(fo.flagged, flagged{chain: chain, flags: names})
+	}
+	if underAny(p, fo.system) {
+		return
 	}
 	head := fo.r.head(p, 4096)
 	if isELF(head) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"strings"
 
 	"github.com/snapscan/snapscan/scanner/check"
 )
@@ -63,9 +62,6 @@ func (r *run) startupFile(p string) {
 		return
 	}
 	fields := map[string]string{"kind": "shell-startup"}
-	if f.Meta != nil {
-		fields["flags"] = strings.Join(f.Meta.FlagNames(), ",")
-	}
 	if isRedisDump(f.Data) {
 		r.redisAutostart(f, shellPlace, shellPath)
 		return
