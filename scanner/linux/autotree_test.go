@@ -75,6 +75,15 @@ func assertAutostart(t *testing.T, s *sink) {
 			t.Errorf("chain not named: %s", f.Title)
 		}
 	})
+	credited := map[string]string{}
+	for _, i := range s.inv {
+		if i.Kind == "ssh-key" {
+			credited[i.Path] = i.Fields["user"]
+		}
+	}
+	if credited["/etc/ssh/keys/toor"] != "toor" || credited["/root/.ssh/authorized_keys"] != "root" {
+		t.Errorf("keys credited %v", credited)
+	}
 }
 
 func TestAutostartTree(t *testing.T) {
