@@ -71,7 +71,7 @@ func (c Autostart) Run(ctx context.Context, t *check.Target, out check.Sink) err
 	if check.Deadline(ctx) {
 		return ctx.Err()
 	}
-	r.redis(s.loc("autostart", "redis-conf"), s.loc("autostart", "redis-module-dir"))
+	r.redis(s.loc("autostart", "redis-conf"), s.loc("autostart", "redis-module-dir"), expandHome2(s.loc("autostart", "redis-bad-dir"), homes(t)))
 	return ctx.Err()
 }
 
@@ -262,7 +262,7 @@ func (r *run) desktopEntry(p string) {
 // redis: loadmodule lines of redis.conf outside the package's module
 // directories, and ELF files exporting RedisModule_OnLoad in writable
 // directories (rogue-master MODULE LOAD leaves exp.so or similar).
-func (r *run) redis(confs, moduleDirs []string) {
+func (r *run) redis(confs, moduleDirs, badDirs []string) {
 	for _, p := range r.expandGlobs(confs) {
 		f := r.read(p)
 		if f == nil || !isText(f.Data) {
@@ -270,6 +270,15 @@ func (r *run) redis(confs, moduleDirs []string) {
 		}
 		for _, l := range lines(f.Data) {
 			k, rest := cutField(l.Text)
+			if strings.EqualFold(k, "dir") {
+				d, _ := cutField(rest)
+				d = path.Clean("/" + strings.Trim(d, `"'`))
+				if underAny(d, badDirs) {
+					r.emit("autostart.redis-dir", at(f, l.N, l.Text), fmt.Sprintf("%s line %d makes Redis write its dump into %s, where cron, sshd or a shell reads it.",
+						f.Evidence.Path, l.N, d), "name", d)
+				}
+				continue
+			}
 			if !strings.EqualFold(k, "loadmodule") {
 				continue
 			}
@@ -294,4 +303,13 @@ func (r *run) redis(confs, moduleDirs []string) {
 			r.emit("autostart.redis-module", f.Evidence, fmt.Sprintf("%s is a shared object exporting RedisModule_OnLoad, in a writable directory.", f.Evidence.Path), "name", f.Evidence.Path)
 		})
 	}
+}
+
+// expandHome2 expands "~/" of every path over the homes.
+func expandHome2(ps, hs []string) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, expandHome(p, hs)...)
+	}
+	return out
 }

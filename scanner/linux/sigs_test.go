@@ -49,7 +49,7 @@ func TestSignatureData(t *testing.T) {
 		"miner;dir", "miner;config-name", "miner;binary-name",
 		"shellrc;system", "shellrc;system-dir", "shellrc;home", "follow;system-dir",
 		"autostart;at-dir", "autostart;pam-dir", "autostart;pam-file", "autostart;pam-module-dir", "autostart;udev-dir",
-		"autostart;xdg-dir", "autostart;motd-dir", "autostart;redis-conf", "autostart;redis-module-dir",
+		"autostart;xdg-dir", "autostart;motd-dir", "autostart;redis-conf", "autostart;redis-module-dir", "autostart;redis-bad-dir",
 	} {
 		roles[r] = true
 	}
