@@ -156,8 +156,8 @@ var shellKeywords = map[string]bool{
 // (nice -n 19, timeout 30) too.
 var runWrappers = map[string]bool{
 	"nohup": true, "setsid": true, "exec": true, "sudo": true, "env": true, "nice": true, "ionice": true,
-	"timeout": true, "chrt": true, "taskset": true, "flock": true, "runuser": true, "su": false, "command": true,
-	"busybox": true, "stdbuf": true, "daemonize": true, "start-stop-daemon": false,
+	"timeout": true, "chrt": true, "taskset": true, "flock": true, "runuser": true, "command": true,
+	"busybox": true, "stdbuf": true, "daemonize": true,
 }
 
 var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "ash": true}
