@@ -94,7 +94,7 @@ func TestFollowTargets(t *testing.T) {
 		}, want: []want{{path: "/etc/cron.d/sysupdate", rule: "cron.exec-hidden", technique: "T1053.003", line: 2, sev: report.High,
 			desc: "Cron job runs /usr/local/bin/sysupdate.sh, which runs a program from a hidden directory"},
 			{path: "/etc/cron.d/sysupdate", rule: "cron.exec-hidden", anySev: true, desc: "pool.minexmr.com"}},
-			notAt: []string{"/etc/cron.d/backup"}},
+			notAt: []string{"/etc/cron.d/backup"}, invKind: "autostart-target"},
 		{name: "unit runs bash FILE, which runs a binary with a pool in its strings", check: "systemd", files: map[string]string{
 			"etc/systemd/system/net-helper.service": "[Service]\nExecStart=/bin/bash /opt/nh/start.sh\n[Install]\nWantedBy=multi-user.target\n",
 			"opt/nh/start.sh":                       "#!/bin/bash\ncd /opt/nh\nnohup ./nh-daemon >/dev/null 2>&1 &\n",

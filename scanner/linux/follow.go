@@ -51,16 +51,18 @@ type follower struct {
 	r       *run
 	seen    map[string]bool
 	opened  int
+	chains  [][]string // every target opened, by its chain
 	hits    []hit
 	flagged []flagged
 	system  []string
 }
 
-// followTargets judges what cmd runs; see the comment above.
-func (r *run) followTargets(cmd string, pathEnv []string) ([]hit, []flagged) {
+// followTargets judges what cmd runs; see the comment above. chains lists
+// every file opened, with the chain that reached it.
+func (r *run) followTargets(cmd string, pathEnv []string) (hits []hit, flags []flagged, chains [][]string) {
 	fo := &follower{r: r, seen: map[string]bool{}, system: sigs().loc("follow", "system-dir")}
 	fo.command(cmd, pathEnv, "/", nil, 0)
-	return fo.hits, fo.flagged
+	return fo.hits, fo.flagged, fo.chains
 }
 
 func (fo *follower) command(cmd string, pathEnv []string, cwd string, chain []string, depth int) {
@@ -87,6 +89,7 @@ func (fo *follower) file(p string, pathEnv []string, chain []string, depth int) 
 	if underAny(p, fo.system) {
 		return
 	}
+	fo.chains = append(fo.chains, chain)
 	head := fo.r.head(p, 4096)
 	if isELF(head) {
 		f, err := check.ReadFileMax(fo.r.t, p, maxFollowELF)
@@ -374,7 +377,14 @@ func shellWords(s string) []string {
 // chain. An immutable or append-only target is a finding of its own.
 func (r *run) judgeEntry(p place, ev report.Evidence, cmd string, pathEnv []string, extra string) bool {
 	v := JudgeCommand(cmd)
-	hits, flags := r.followTargets(cmd, pathEnv)
+	hits, flags, chains := r.followTargets(cmd, pathEnv)
+	// The targets are inventoried with the entry that runs them: the content
+	// sweep's findings on a target (YARA) can be joined to its autostart.
+	for _, c := range chains {
+		r.inventory("autostart-target", c[len(c)-1], 0, strings.Join(c, " → "), map[string]string{
+			"entry": fmt.Sprintf("%s:%d", ev.Path, ev.Line), "chain": strings.Join(c, " → "), "place": p.prefix,
+		})
+	}
 	for _, fl := range flags {
 		target := fl.chain[len(fl.chain)-1]
 		r.emit("autostart.immutable-target", ev,
