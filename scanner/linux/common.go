@@ -155,7 +155,20 @@ func (r *run) finding(f report.Finding) {
 	r.out.Finding(f)
 }
 
+// inventory emits one record. Every record carries the flags of its file
+// (immutable, append-only) when it has any: an autostart that cannot be
+// removed is the record an analyst needs to see first.
 func (r *run) inventory(kind, p string, line int, summary string, fields map[string]string) {
+	if _, ok := fields["flags"]; !ok {
+		if fi, err := r.t.FS.Lstat(check.Clean(p)); err == nil {
+			if names := fsread.MetaOf(fi).FlagNames(); len(names) > 0 {
+				if fields == nil {
+					fields = map[string]string{}
+				}
+				fields["flags"] = strings.Join(names, ",")
+			}
+		}
+	}
 	r.out.Inventory(report.InventoryItem{
 		Kind: kind, Volume: r.t.Volume, Path: "/" + check.Clean(p), Line: line,
 		Summary: oneLine(summary), Fields: fields,

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/snapscan/snapscan/artifact/rdb"
 	"github.com/snapscan/snapscan/scanner/check"
 )
 
@@ -185,8 +186,8 @@ func (c Cron) Run(ctx context.Context, t *check.Target, out check.Sink) error {
 	}
 	for _, p := range s.loc("cron", "anacrontab") {
 		if f := r.read(p); f != nil {
-			jobs, _, bad := ParseAnacrontab(f.Data)
-			r.cronJobs(f, jobs, bad, "anacron")
+			jobs, env, bad := ParseAnacrontab(f.Data)
+			r.cronJobs(f, jobs, env, bad, "anacron")
 		}
 	}
 	for _, d := range s.loc("cron", "system-crontab-dir") {
@@ -222,11 +223,15 @@ func (r *run) cronFile(p string, system bool, user string) {
 	if f == nil {
 		return
 	}
+	if rdb.IsRDB(f.Data) {
+		r.redisCrontab(f, system, user)
+		return
+	}
 	if !isText(f.Data) {
 		r.out.Error(p, fmt.Errorf("%s: not a text crontab", r.t.Volume))
 		return
 	}
-	jobs, _, bad := ParseCrontab(f.Data, system)
+	jobs, env, bad := ParseCrontab(f.Data, system)
 	if !system {
 		for i := range jobs {
 			jobs[i].User = user
@@ -236,10 +241,10 @@ func (r *run) cronFile(p string, system bool, user string) {
 	if !system {
 		kind = "cron-user"
 	}
-	r.cronJobs(f, jobs, bad, kind)
+	r.cronJobs(f, jobs, env, bad, kind)
 }
 
-func (r *run) cronJobs(f *check.File, jobs []CronEntry, bad []int, kind string) {
+func (r *run) cronJobs(f *check.File, jobs []CronEntry, env []CronEnv, bad []int, kind string) {
 	for _, n := range bad {
 		r.out.Error(f.Path, fmt.Errorf("%s: line %d is not a valid cron entry", r.t.Volume, n))
 	}
@@ -251,8 +256,20 @@ func (r *run) cronJobs(f *check.File, jobs []CronEntry, bad []int, kind string) 
 		if j.Schedule == "@reboot" {
 			extra += " Runs at every boot."
 		}
-		r.judged(cronPlace, at(f, j.Line, j.Command), j.Command, JudgeCommand(j.Command), extra)
+		r.judgeEntry(cronPlace, at(f, j.Line, j.Command), j.Command, cronPathAt(env, j.Line), extra)
 	}
+}
+
+// cronPathAt is the PATH a job runs with: the last PATH= line above it,
+// else cron's default.
+func cronPathAt(env []CronEnv, line int) []string {
+	p := cronPath
+	for _, e := range env {
+		if e.Name == "PATH" && e.Line < line {
+			p = strings.Split(e.Value, ":")
+		}
+	}
+	return p
 }
 
 // script inventories a shell script (cron.daily, init.d, rc.local) and
@@ -272,7 +289,7 @@ func (r *run) script(p, kind string, pl place) {
 	}
 	r.inventory(kind, f.Path, 0, f.Path, fields)
 	for _, l := range shellLines(f.Data) {
-		r.judged(pl, at(f, l.N, l.Text), l.Text, JudgeCommand(l.Text), "")
+		r.judgeEntry(pl, at(f, l.N, l.Text), l.Text, shellPath, "")
 	}
 }
 

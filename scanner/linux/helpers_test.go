@@ -362,6 +362,7 @@ type want struct {
 	line                          int
 	sev                           report.Severity
 	anySev                        bool
+	desc                          string // a substring of the title or description
 }
 
 func (w want) matches(f report.Finding) bool {
@@ -369,7 +370,8 @@ func (w want) matches(f report.Finding) bool {
 		(w.technique == "" || f.Technique == w.technique) &&
 		(w.family == "" || f.Family == w.family) &&
 		(w.line == 0 || f.Evidence.Line == w.line) &&
-		(w.anySev || f.Severity == w.sev)
+		(w.anySev || f.Severity == w.sev) &&
+		(w.desc == "" || strings.Contains(f.Title+" "+f.Description, w.desc))
 }
 
 func (s *sink) has(w want) bool {

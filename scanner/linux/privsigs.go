@@ -49,18 +49,22 @@ type sysctlMark struct {
 
 var loadPriv = sync.OnceValues(func() (*privdata, error) {
 	p := &privdata{rules: map[string]privRule{}, paths: map[string][]string{}}
-	ents, err := signatures.List("linux/privesc-rules.txt")
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range ents {
-		sev, err := report.ParseSeverity(e.Field(1))
-		if err != nil || len(e.Fields) != 5 || techniqueName(e.Field(2)) == "" {
-			return nil, fmt.Errorf("linux/privesc-rules.txt:%d: want rule;severity;technique;title;remedy with a technique from techniques.txt (%v)", e.Line, err)
+	// The privilege checks' rules and the autostart checks' share one format.
+	for _, name := range []string{"linux/privesc-rules.txt", "linux/autostart-rules.txt"} {
+		ents, err := signatures.List(name)
+		if err != nil {
+			return nil, err
 		}
-		p.rules[e.Field(0)] = privRule{e.Field(0), sev, e.Field(2), e.Field(3), e.Field(4)}
+		for _, e := range ents {
+			sev, err := report.ParseSeverity(e.Field(1))
+			if err != nil || len(e.Fields) != 5 || techniqueName(e.Field(2)) == "" || p.rules[e.Field(0)].ID != "" {
+				return nil, fmt.Errorf("%s:%d: want rule;severity;technique;title;remedy, a technique from techniques.txt and a new rule id (%v)", name, e.Line, err)
+			}
+			p.rules[e.Field(0)] = privRule{e.Field(0), sev, e.Field(2), e.Field(3), e.Field(4)}
+		}
 	}
-	if ents, err = signatures.List("linux/privesc-paths.txt"); err != nil {
+	ents, err := signatures.List("linux/privesc-paths.txt")
+	if err != nil {
 		return nil, err
 	}
 	for _, e := range ents {

@@ -76,7 +76,7 @@ func (c RC) Run(ctx context.Context, t *check.Target, out check.Sink) error {
 		for _, e := range ents {
 			r.inventory("rc-inittab", f.Path, e.Line, e.Proc, map[string]string{
 				"id": e.ID, "runlevels": e.Runlevels, "action": e.Action, "command": e.Proc})
-			r.judged(rcPlace, at(f, e.Line, e.Proc), e.Proc, JudgeCommand(e.Proc), "inittab action "+e.Action+".")
+			r.judgeEntry(rcPlace, at(f, e.Line, e.Proc), e.Proc, shellPath, "inittab action "+e.Action+".")
 		}
 	}
 	// rcN.d links say in which runlevels an init script starts.
@@ -140,6 +140,6 @@ func (r *run) initScript(p string, links []string) {
 		extra = "Linked from " + strings.Join(links, ", ") + "."
 	}
 	for _, l := range shellLines(f.Data) {
-		r.judged(rcPlace, at(f, l.N, l.Text), l.Text, JudgeCommand(l.Text), extra)
+		r.judgeEntry(rcPlace, at(f, l.N, l.Text), l.Text, shellPath, extra)
 	}
 }

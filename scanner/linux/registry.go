@@ -30,5 +30,8 @@ func Checks() []check.Check {
 		RenamedTools{},
 		History{},
 		Timestomp{},
+		ShellRC{},
+		Autostart{},
+		Droppers{},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"sort"
 	"strings"
 	"sync"
 
@@ -183,6 +184,7 @@ type FileHook struct {
 	mu      sync.Mutex
 	setid   []hook.File
 	modules []hook.File
+	scripts []hook.File       // shell scripts, scored as droppers in Done
 	shells  map[string]string // sha256 -> OS path
 	pats    []string
 	dirs    map[string]bool // the directories of pats: most files are in none
@@ -212,7 +214,8 @@ func (h *FileHook) File(f hook.File) {
 			}
 		}
 	}
-	if !setid && !module && !shell {
+	script := f.Meta != nil && f.Meta.Size <= maxDropperScript && f.Meta.Size > 0 && looksLikeShellScript(path.Base(f.OSPath), f.Head)
+	if !setid && !module && !shell && !script {
 		return
 	}
 	f.Head = nil // only valid during the call
@@ -223,6 +226,9 @@ func (h *FileHook) File(f hook.File) {
 	}
 	if module {
 		h.modules = append(h.modules, f)
+	}
+	if script {
+		h.scripts = append(h.scripts, f)
 	}
 	if shell {
 		if _, dup := h.shells[f.SHA256]; !dup {
@@ -310,6 +316,18 @@ func (h *FileHook) Done() ([]report.Finding, []report.InventoryItem, []report.Sc
 			continue
 		}
 		km.strayModule(f.Path, f.Meta, hiddenPath(f.OSPath))
+	}
+
+	// Scripts outside the places the droppers check walks.
+	dr := newRun(Droppers{}.Name(), t, s)
+	sort.Slice(h.scripts, func(i, j int) bool { return h.scripts[i].Path < h.scripts[j].Path })
+	for _, f := range h.scripts {
+		if underAny(f.OSPath, skip) {
+			continue
+		}
+		if fl := dr.read(f.Path); fl != nil {
+			dr.judgeDropper(fl)
+		}
 	}
 	return s.findings, s.inv, s.errs
 }

@@ -47,6 +47,9 @@ func TestSignatureData(t *testing.T) {
 		"accounts;log", "accounts;install-marker", "accounts;nologin-shell", "accounts;system-shell-ok", "immutable;path",
 		"binaries;dir", "binaries;command", "binaries;twin-suffix", "hosts;file", "firewall;iptables", "firewall;nft",
 		"miner;dir", "miner;config-name", "miner;binary-name",
+		"shellrc;system", "shellrc;system-dir", "shellrc;home", "follow;system-dir",
+		"autostart;at-dir", "autostart;pam-dir", "autostart;pam-file", "autostart;pam-module-dir", "autostart;udev-dir",
+		"autostart;xdg-dir", "autostart;motd-dir", "autostart;redis-conf", "autostart;redis-module-dir", "autostart;redis-bad-dir",
 	} {
 		roles[r] = true
 	}
@@ -68,7 +71,7 @@ func TestChecksRegistry(t *testing.T) {
 		}
 		seen[c.Name()] = true
 	}
-	if len(seen) != 25 {
+	if len(seen) != 28 {
 		t.Errorf("%d checks registered", len(seen))
 	}
 }

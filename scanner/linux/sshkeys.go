@@ -186,12 +186,17 @@ func (c SSHKeys) Run(ctx context.Context, t *check.Target, out check.Sink) error
 	r := newRun(c.Name(), t, out)
 	s := sigs()
 	users := accountsOf(t)
+	// A home may be shared (toor, a second UID-0 account with /root as its
+	// home): a pattern without %u is one file credited to the home's main
+	// account (uid 0 first), one with %u is a file per account.
 	byHome := map[string]*PasswdEntry{}
+	owners := map[string][]*PasswdEntry{}
 	for i := range users {
 		h := path.Clean("/" + strings.TrimPrefix(users[i].Home, "/"))
-		if byHome[h] == nil || users[i].UID == 0 {
+		if byHome[h] == nil || users[i].UID == 0 && byHome[h].UID != 0 {
 			byHome[h] = &users[i]
 		}
+		owners[h] = append(owners[h], &users[i])
 	}
 	hs := homes(t)
 	patterns := append([]string{}, s.loc("sshkeys", "keys-file")...)
@@ -201,24 +206,20 @@ func (c SSHKeys) Run(ctx context.Context, t *check.Target, out check.Sink) error
 	var files []*keyFile
 	for _, h := range hs {
 		for _, pat := range patterns {
-			p := expandKeyPath(pat, h, byHome[h])
-			if p == "" || seen[p] {
-				continue
+			who := []*PasswdEntry{byHome[h]}
+			if strings.Contains(pat, "%u") && len(owners[h]) > 0 {
+				who = owners[h]
 			}
-			seen[p] = true
-			f := r.read(p)
-			if f == nil {
-				continue
+			for _, owner := range who {
+				p := expandKeyPath(pat, h, owner)
+				if p == "" || seen[p] {
+					continue
+				}
+				seen[p] = true
+				if kf := r.keyFile(p, owner); kf != nil {
+					files = append(files, kf)
+				}
 			}
-			keys, bad := ParseAuthorizedKeys(f.Data)
-			for _, b := range bad {
-				out.Error(f.Path, fmt.Errorf("%s: line %d is not an authorized key", t.Volume, b))
-			}
-			kf := &keyFile{f: f, owner: byHome[h], keys: keys}
-			if f.Meta != nil {
-				kf.modTime = f.Meta.Mtime
-			}
-			files = append(files, kf)
 		}
 	}
 	nologin := map[string]bool{}
@@ -229,6 +230,34 @@ func (c SSHKeys) Run(ctx context.Context, t *check.Target, out check.Sink) error
 		r.judgeKeyFile(kf, files, nologin)
 	}
 	return ctx.Err()
+}
+
+// keyFile reads one authorized_keys file of owner (nil when absent); a
+// Redis dump written there is reported and its keys used.
+func (r *run) keyFile(p string, owner *PasswdEntry) *keyFile {
+	f := r.read(p)
+	if f == nil {
+		return nil
+	}
+	var keys []AuthorizedKey
+	if isRedisDump(f.Data) {
+		name := "?"
+		if owner != nil {
+			name = owner.Name
+		}
+		keys = r.redisKeyFile(f, name)
+	} else {
+		var bad []int
+		keys, bad = ParseAuthorizedKeys(f.Data)
+		for _, b := range bad {
+			r.out.Error(f.Path, fmt.Errorf("%s: line %d is not an authorized key", r.t.Volume, b))
+		}
+	}
+	kf := &keyFile{f: f, owner: owner, keys: keys}
+	if f.Meta != nil {
+		kf.modTime = f.Meta.Mtime
+	}
+	return kf
 }
 
 func expandKeyPath(pat, home string, owner *PasswdEntry) string {

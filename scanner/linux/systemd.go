@@ -278,8 +278,7 @@ func (c Systemd) Run(ctx context.Context, t *check.Target, out check.Sink) error
 				cmd := ExecCommand(kv.Value)
 				r.inventory("systemd-dropin", f.Path, kv.Line, n+" "+kv.Key+"="+kv.Value,
 					map[string]string{"unit": n, "key": kv.Key, "command": cmd})
-				r.judged(dropInPlace, at(f, kv.Line, kv.Key+"="+kv.Value), cmd, JudgeCommand(cmd),
-					"Drop-in for "+n+".")
+				r.judgeEntry(dropInPlace, at(f, kv.Line, kv.Key+"="+kv.Value), cmd, systemdPath, "Drop-in for "+n+".")
 			}
 		}
 	}
@@ -383,6 +382,6 @@ func (r *run) judgeUnit(u *Unit) {
 	}
 	for _, e := range u.Exec {
 		cmd := ExecCommand(e.Value)
-		r.judged(unitPlace, at(f, e.Line, e.Key+"="+e.Value), cmd, JudgeCommand(cmd), "Unit "+u.Name+", "+state+".")
+		r.judgeEntry(unitPlace, at(f, e.Line, e.Key+"="+e.Value), cmd, systemdPath, "Unit "+u.Name+", "+state+".")
 	}
 }

@@ -1,0 +1,3 @@
+#!/bin/bash
+cd /opt/nh
+exec ./nh-daemon --quiet

@@ -1,0 +1,2 @@
+#!/bin/sh
+find /tmp -type f -mtime +7 -delete
