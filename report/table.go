@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 )
 
 // The table is for an analyst at a terminal. Its order follows the
@@ -582,43 +580,22 @@ func (t *tableWriter) render(headers []string, rows [][]string, widths []int) {
 		return
 	}
 	n := len(headers)
-	tbl := tablewriter.NewTable(t.w,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithTrimSpace(tw.Off),
-		tablewriter.WithRendition(tw.Rendition{Settings: tw.Settings{Separators: tw.Separators{BetweenRows: tw.On}}}),
-		tablewriter.WithColumnWidths(columnWidths(widths)),
-	)
-	hs := make([]any, n)
+	hs := make([]string, n)
 	for c, h := range headers {
 		hs[c] = wrapCell(h, widths[c])
 	}
-	tbl.Header(hs...)
-	for _, row := range rows {
-		cells := make([]string, n)
+	cells := make([][]string, len(rows))
+	for r, row := range rows {
+		cells[r] = make([]string, n)
 		for c := range n {
 			if c < len(row) {
-				cells[c] = wrapCell(row[c], widths[c])
+				cells[r][c] = wrapCell(row[c], widths[c])
 			}
 		}
-		if err := tbl.Append(cells); err != nil {
-			t.err = err
-			return
-		}
 	}
-	t.err = tbl.Render()
+	t.err = drawBox(t.w, hs, cells, widths)
 }
 
-func columnWidths(widths []int) tw.Mapper[int, int] {
-	m := tw.NewMapper[int, int]()
-	for i, w := range widths {
-		m.Set(i, w+2) // tablewriter counts the padding in the width
-	}
-	return m
-}
 
 // fitWidths shrinks the widest column one step at a time until the columns
 // fit in avail, never below their minimum (or their natural width, if
