@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
 )
 
 // The table is for an analyst at a terminal. Its order follows the
@@ -595,7 +594,6 @@ func (t *tableWriter) render(headers []string, rows [][]string, widths []int) {
 	}
 	t.err = drawBox(t.w, hs, cells, widths)
 }
-
 
 // fitWidths shrinks the widest column one step at a time until the columns
 // fit in avail, never below their minimum (or their natural width, if
