@@ -76,7 +76,7 @@ func TestRuleCatalogueCoversEveryRule(t *testing.T) {
 		return out
 	}
 	linuxWhat := append(field("linux/commands.txt", 0), "miner-pool", "family-marker")
-	for _, place := range []string{"cron", "systemd", "rc", "ssh"} {
+	for _, place := range []string{"cron", "systemd", "rc", "ssh", "at", "kmod", "motd", "pam", "shellrc", "sshd", "udev", "xdg"} {
 		for _, w := range linuxWhat {
 			ids = append(ids, place+"."+w)
 		}

@@ -162,7 +162,10 @@ func TestCorruptLog(t *testing.T) {
 			copy(img[hdr+4:], u32(c))
 			copy(img[hdr+16:], u32(c))
 			li.fixCRC(t, img, h)
-		}, fsread.RecoveryDirty, "out of order", true},
+			// The older cycle also moves the head the search finds, so on
+			// some kernel-made wrap logs replay stops earlier, at an item
+			// whose inode chunk lies beyond that head: dirty either way.
+		}, fsread.RecoveryDirty, "out of order OR does not hold an inode", true},
 		{"record LSN out of order", "wrap", func(t *testing.T, li *logImage, img []byte) {
 			h := li.recs[1]
 			copy(img[li.l.start+h.blk*bbSize+20:], u32(uint32(h.blk+7)))
@@ -225,7 +228,7 @@ func TestCorruptLog(t *testing.T) {
 				if tc.state == fsread.RecoveryDirty && rec.Reason != reasonDirty {
 					t.Errorf("reason %q", rec.Reason)
 				}
-				if tc.warn != "" && !strings.Contains(strings.Join(rec.Warnings, "|"), tc.warn) {
+				if tc.warn != "" && !containsAny(strings.Join(rec.Warnings, "|"), strings.Split(tc.warn, " OR ")) {
 					t.Errorf("no warning with %q: %q", tc.warn, rec.Warnings)
 				}
 				if tc.fewer && rec.Transactions >= full[tc.kind] {
@@ -236,4 +239,13 @@ func TestCorruptLog(t *testing.T) {
 			}
 		})
 	}
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
