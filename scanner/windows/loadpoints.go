@@ -134,7 +134,7 @@ func (c LoadPoints) value(r *rules, t *check.Target, out check.Sink, h *hive, sh
 			fields["gate"] = gated
 		}
 		e := entry{Place: "loadpoint", Kind: "loadpoint", Name: v.Name, Key: shown, Command: ent, Target: ent, Ev: h.evidence, Fields: fields,
-			Says: fmt.Sprintf("%s loads %s", shown, clip(ent, 1024))}
+			Says: fmt.Sprintf("%s %s %s", shown, map[string]string{"dlls": "loads", "commands": "runs"}[lp.entries], clip(ent, 1024))}
 		if stock {
 			emit(r, c.Name(), out, e, nil)
 			continue
@@ -152,6 +152,11 @@ func (c LoadPoints) value(r *rules, t *check.Target, out check.Sink, h *hive, sh
 				hits = append(hits, hh)
 			}
 			hits = append(hits, r.judgeText(p)...)
+		}
+		for i := range hits {
+			if hits[i].Technique == "" { // where it lives: the load point's own technique
+				hits[i].Technique = lp.technique
+			}
 		}
 		if gated != "" {
 			// Listed but dormant: it loads only once the gate is opened.

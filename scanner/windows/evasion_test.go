@@ -1,0 +1,163 @@
+package windows
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/snapscan/snapscan/report"
+)
+
+// evasionStages caches the staged windows-evasion trees (clean twin and
+// planted), built once per test binary as make.sh would build them.
+var evasionStages sync.Map // bool (planted) -> stagedResult
+
+type stagedResult struct {
+	dir string
+	err error
+}
+
+var stageCleanups []string
+
+// stagedEvasion copies the windows-evasion-clean tree (and, when planted,
+// the windows-evasion tree over it) into a fresh directory and runs their
+// hooks in that order, as make.sh does for SOURCE
+// windows-evasion-clean+windows-evasion.
+func stagedEvasion(t testing.TB, planted bool) string {
+	for _, tool := range []string{"hivexregedit", "xz", "perl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s to build the windows-evasion hives", tool)
+		}
+	}
+	external(t, "hives/regipy/SAM.xz")
+	if r, ok := evasionStages.Load(planted); ok {
+		res := r.(stagedResult)
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		return res.dir
+	}
+	root := repoRoot(t)
+	dir, err := os.MkdirTemp("", "snapscan-windows-evasion-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stageCleanups = append(stageCleanups, dir)
+	res := stagedResult{dir: dir}
+	for _, tree := range evasionTrees(planted) {
+		if out, err := exec.Command("cp", "-r", filepath.Join(root, "testdata/images/src", tree)+"/.", dir).CombinedOutput(); err != nil {
+			res.err = &hookError{string(out), err}
+		}
+	}
+	for _, tree := range evasionTrees(planted) {
+		if res.err != nil {
+			break
+		}
+		cmd := exec.Command("bash", "testdata/images/src/"+tree+".pre.sh", dir)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			res.err = &hookError{string(out), err}
+		}
+	}
+	evasionStages.Store(planted, res)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	return dir
+}
+
+func evasionTrees(planted bool) []string {
+	if planted {
+		return []string{"windows-evasion-clean", "windows-evasion"}
+	}
+	return []string{"windows-evasion-clean"}
+}
+
+// TestEvasionTree scans the planted tree (real SAM and SYSTEM hives with
+// the techniques planted by hivexregedit and libhivex) and holds it to
+// windows-evasion.expect; the inventory lists every kind of record the
+// evasion checks make.
+func TestEvasionTree(t *testing.T) {
+	s := runAll(t, targetFor(t, stagedEvasion(t, true)))
+	if len(s.errors) != 0 {
+		t.Errorf("scan errors: %v", s.errors)
+	}
+	assertSpec(t, s, "windows-evasion")
+	kinds := map[string]int{}
+	for _, i := range s.inventory {
+		kinds[i.Kind]++
+	}
+	for _, k := range []string{"defender-exclusion", "defender-setting", "ifeo", "loadpoint", "account", "winlogon"} {
+		if kinds[k] == 0 {
+			t.Errorf("no inventory item of kind %s", k)
+		}
+	}
+	fields := func(kind, keySuffix string) map[string]string {
+		for _, i := range s.inventory {
+			if i.Kind == kind && strings.HasSuffix(i.Fields["key"], keySuffix) {
+				return i.Fields
+			}
+		}
+		t.Errorf("no %s inventory item on %s", kind, keySuffix)
+		return map[string]string{}
+	}
+	if f := fields("account", `\000003E9`); f["rid"] != "1001" || f["administrators"] != "true" || f["enabled"] != "true" || !strings.HasPrefix(f["sid"], "S-1-5-21-1760460187-") {
+		t.Errorf("hidden account inventory: %v", f)
+	}
+	if f := fields("account", `\000001F5`); f["logon_rid"] != "500" || f["enabled"] != "true" {
+		t.Errorf("hijacked Guest inventory: %v", f)
+	}
+	if f := fields("account", `\000003E8`); f["last_logon"] != "2014-09-30T02:59:34Z" || f["logon_count"] != "4" || f["administrators"] != "true" {
+		t.Errorf("setup account inventory: %v", f)
+	}
+	if f := fields("defender-exclusion", `Paths\C:\Users\Public`); f["type"] != "paths" || f["verdict"] != "high" {
+		t.Errorf("exclusion inventory: %v", f)
+	}
+	if f := fields("ifeo", `AcroRd32.exe`); f["mitigation_only"] != "true" {
+		t.Errorf("mitigation-only IFEO key: %v", f)
+	}
+	if f := fields("loadpoint", `Windows\AppInit_DLLs`); f["gate"] != "" || f["load_point"] != "appinit-dll" {
+		t.Errorf("open AppInit_DLLs: %v", f)
+	}
+	if f := fields("loadpoint", `Wow6432Node\Microsoft\Windows NT\CurrentVersion\Windows\AppInit_DLLs`); !strings.HasPrefix(f["gate"], "LoadAppInit_DLLs is not 1") {
+		t.Errorf("gated AppInit_DLLs: %v", f)
+	}
+}
+
+// TestEvasionCleanTwin scans the clean twin alone: real stock accounts,
+// LSA packages, BootExecute, print monitors and FailureCommands, stock
+// Defender and Winlogon settings, mitigation-only IFEO keys. Nothing may
+// reach medium, and the benign lines of the spec hold there too.
+func TestEvasionCleanTwin(t *testing.T) {
+	s := runAll(t, targetFor(t, stagedEvasion(t, false)))
+	if len(s.errors) != 0 {
+		t.Errorf("scan errors: %v", s.errors)
+	}
+	for _, f := range s.findings {
+		if f.Severity >= report.Medium {
+			t.Errorf("clean twin: %s %s on %s %s", f.Severity, f.Rule, f.Evidence.Path, f.Evidence.Key)
+		}
+	}
+	benign := 0
+	for _, x := range readExpect(t, "windows-evasion") {
+		if x.severity != "ok" {
+			continue
+		}
+		benign++
+		found := false
+		for _, i := range s.inventory {
+			if i.Path == x.path && i.Fields["key"] == x.key {
+				found = found || i.Fields["verdict"] == "ok"
+			}
+		}
+		if !found {
+			t.Errorf("expect line %d: %s not in the clean twin's inventory as ok", x.line, x.key)
+		}
+	}
+	if benign < 10 || len(s.inventory) < 50 {
+		t.Errorf("clean twin: %d benign spec lines, %d inventory items: the twin is not exercised", benign, len(s.inventory))
+	}
+}

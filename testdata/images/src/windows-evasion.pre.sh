@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Pre-build hook of the windows-evasion tree. It runs after windows-evasion-clean.pre.sh on the same stage (the
+# image's SOURCE is windows-evasion-clean+windows-evasion) and plants on top of the clean twin:
+#   - SOFTWARE: windows-evasion-hives/software-evasion.reg (Defender off and excluded, IFEO debuggers, a silent-exit
+#     monitor, AppInit_DLLs, a Winlogon Notify DLL, a netsh helper);
+#   - SYSTEM (regipy's real hive): windows-evasion-hives/system-evasion.reg (LSA security package, BootExecute,
+#     AppCertDlls, print monitor, service FailureCommand);
+#   - SAM (regipy's real hive): windows-evasion-hives/sam-evasion.pl (hidden admin account, Guest enabled with a
+#     hijacked RID);
+#   - Windows/System32/utilman.exe replaced by a copy of cmd.exe.
+# What each must give is in windows-evasion.expect.
+#   bash testdata/images/src/windows-evasion.pre.sh STAGEDIR     (cwd = repository root)
+set -euo pipefail
+
+stage=${1:?usage: $0 STAGEDIR}
+src=testdata/images/src
+cfg="$stage/Windows/System32/config"
+[[ -f $cfg/SAM ]] || { echo "$0: run windows-evasion-clean.pre.sh on $stage first" >&2; exit 1; }
+hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$cfg/SOFTWARE" "$src/windows-evasion-hives/software-evasion.reg"
+hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SYSTEM' "$cfg/SYSTEM" "$src/windows-evasion-hives/system-evasion.reg"
+perl "$src/windows-evasion-hives/sam-evasion.pl" "$cfg/SAM"
+cp "$stage/Windows/System32/cmd.exe" "$stage/Windows/System32/utilman.exe"
