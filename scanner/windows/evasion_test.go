@@ -1,6 +1,9 @@
 package windows
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,4 +163,72 @@ func TestEvasionCleanTwin(t *testing.T) {
 	if benign < 10 || len(s.inventory) < 50 {
 		t.Errorf("clean twin: %d benign spec lines, %d inventory items: the twin is not exercised", benign, len(s.inventory))
 	}
+}
+
+// TestEvasionNTFSImages builds windows-evasion.img and its clean twin with
+// make.sh (mkntfs, ntfs-3g; as root) into a temporary directory, scans them
+// through our NTFS reader and requires the verdicts of the staged
+// directories, with the images unchanged by the scan.
+func TestEvasionNTFSImages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two NTFS images with make.sh")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("make.sh needs root for the ntfs-3g mount")
+	}
+	for _, tool := range []string{"mkntfs", "ntfs-3g", "setfattr", "gzip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (scripts/deps.sh)", tool)
+		}
+	}
+	if m, _ := filepath.Glob("/usr/lib/*/faketime/libfaketimeMT.so.1"); len(m) == 0 {
+		t.Skip("libfaketime not installed (scripts/deps.sh: faketime)")
+	}
+	stagedEvasion(t, true) // skips without hivex or the external hives
+	root := repoRoot(t)
+	out := t.TempDir()
+	cmd := exec.Command("bash", "testdata/images/make.sh", "windows-evasion-clean.img", "windows-evasion.img")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "TESTIMG_CONF=testdata/images/windows-evasion.conf", "TESTIMG_OUT="+out, "KEEP=1")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make.sh: %v\n%s", err, b)
+	}
+	for _, planted := range []bool{false, true} {
+		name := "windows-evasion-clean.img"
+		if planted {
+			name = "windows-evasion.img"
+		}
+		t.Run(name, func(t *testing.T) {
+			img := filepath.Join(out, "out", name)
+			before := fileSHA(t, img)
+			got := scanNTFS(t, img)
+			if after := fileSHA(t, img); after != before {
+				t.Errorf("the scan changed %s", name)
+			}
+			want := runAll(t, targetFor(t, stagedEvasion(t, planted)))
+			if len(got.errors) != 0 {
+				t.Errorf("errors reading the NTFS image: %v", got.errors)
+			}
+			g, w := verdicts(got), verdicts(want)
+			if strings.Join(g, "\n") != strings.Join(w, "\n") {
+				t.Errorf("NTFS and directory scans differ:\nNTFS:\n%s\ndir:\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
+			}
+			if len(got.inventory) != len(want.inventory) {
+				t.Errorf("inventory: %d items on NTFS, %d from the directory", len(got.inventory), len(want.inventory))
+			}
+		})
+	}
+}
+
+func fileSHA(t *testing.T, p string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
