@@ -119,6 +119,11 @@ func TestEvasionTree(t *testing.T) {
 	if f := fields("defender-exclusion", `Paths\C:\Users\Public`); f["type"] != "paths" || f["verdict"] != "high" {
 		t.Errorf("exclusion inventory: %v", f)
 	}
+	for _, i := range s.inventory {
+		if i.Path == "/Windows/Tasks/WinSvcUpdate.job" && (i.Fields["hidden"] != "true" || i.Fields["triggers"] != "boot" || i.Fields["format"] != "job") {
+			t.Errorf("legacy job inventory: %v", i.Fields)
+		}
+	}
 	if f := fields("ifeo", `AcroRd32.exe`); f["mitigation_only"] != "true" {
 		t.Errorf("mitigation-only IFEO key: %v", f)
 	}

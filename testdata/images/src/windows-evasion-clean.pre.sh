@@ -6,7 +6,8 @@
 #     account in Administrators), stock LSA packages, BootExecute and print monitors;
 #   - Windows/System32/config/SOFTWARE: an empty hive (no real SOFTWARE hive is public) with windows-evasion-hives/
 #     software-clean.reg merged by hivexregedit: stock Defender settings, a vendor's exclusion under Program Files,
-#     IFEO keys holding only mitigation settings, stock Winlogon values, stock netsh helpers, a dormant AppInit_DLLs.
+#     IFEO keys holding only mitigation settings, stock Winlogon values, stock netsh helpers, a dormant AppInit_DLLs;
+#   - Windows/Tasks/GoogleUpdateTaskMachineUA.job: plaso's real legacy Google Update job (Apache licence).
 # Every entry of this tree must stay below medium (windows-evasion.expect lists the ones asserted by name).
 set -euo pipefail
 
@@ -16,7 +17,7 @@ ext=${SNAPSCAN_EXTERNAL:-../shared/external}/hives/regipy
 for tool in hivexregedit perl xz; do
 	command -v "$tool" >/dev/null || { echo "$0: $tool is required (Debian: libwin-hivex-perl, perl, xz-utils)" >&2; exit 1; }
 done
-[[ -f $ext/SAM.xz && -f $ext/SYSTEM.xz ]] || { echo "$0: $ext/SAM.xz and SYSTEM.xz are required (shared/external)" >&2; exit 1; }
+[[ -f $ext/SAM.xz && -f $ext/SYSTEM.xz && -f $ext/../plaso/wintask.job ]] || { echo "$0: $ext/SAM.xz SYSTEM.xz and ../plaso/wintask.job are required (shared/external)" >&2; exit 1; }
 
 cfg="$stage/Windows/System32/config"
 mkdir -p "$cfg"
@@ -24,3 +25,5 @@ xz -dc "$ext/SAM.xz" >"$cfg/SAM"
 xz -dc "$ext/SYSTEM.xz" >"$cfg/SYSTEM"
 perl "$src/windows-hives/minimal-hive.pl" "$cfg/SOFTWARE" 'CMI-CreateHive{199DAFC2-6F16-4946-BF90-5A3FC3A60902}'
 hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$cfg/SOFTWARE" "$src/windows-evasion-hives/software-clean.reg"
+mkdir -p "$stage/Windows/Tasks"
+cp "$ext/../plaso/wintask.job" "$stage/Windows/Tasks/GoogleUpdateTaskMachineUA.job"

@@ -7,7 +7,8 @@
 #     AppCertDlls, print monitor, service FailureCommand);
 #   - SAM (regipy's real hive): windows-evasion-hives/sam-evasion.pl (hidden admin account, Guest enabled with a
 #     hijacked RID);
-#   - Windows/System32/utilman.exe replaced by a copy of cmd.exe.
+#   - Windows/System32/utilman.exe replaced by a copy of cmd.exe;
+#   - Windows/Tasks/WinSvcUpdate.job: a hidden legacy job starting the miner at boot (windows-evasion-hives/mkjob.pl).
 # What each must give is in windows-evasion.expect.
 #   bash testdata/images/src/windows-evasion.pre.sh STAGEDIR     (cwd = repository root)
 set -euo pipefail
@@ -20,3 +21,6 @@ hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$cfg/SOFTWARE" "$sr
 hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SYSTEM' "$cfg/SYSTEM" "$src/windows-evasion-hives/system-evasion.reg"
 perl "$src/windows-evasion-hives/sam-evasion.pl" "$cfg/SAM"
 cp "$stage/Windows/System32/cmd.exe" "$stage/Windows/System32/utilman.exe"
+mkdir -p "$stage/Windows/Tasks"
+perl "$src/windows-evasion-hives/mkjob.pl" "$stage/Windows/Tasks/WinSvcUpdate.job" 'C:\ProgramData\WinSvcData\winsvc.exe' \
+	'-o pool.supportxmr.com:443 --donate-level 1' 'SYSTEM' 6 200
