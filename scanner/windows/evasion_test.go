@@ -93,7 +93,7 @@ func TestEvasionTree(t *testing.T) {
 	for _, i := range s.inventory {
 		kinds[i.Kind]++
 	}
-	for _, k := range []string{"defender-exclusion", "defender-setting", "ifeo", "loadpoint", "account", "winlogon"} {
+	for _, k := range []string{"defender-exclusion", "defender-setting", "ifeo", "loadpoint", "account", "winlogon", "taskcache"} {
 		if kinds[k] == 0 {
 			t.Errorf("no inventory item of kind %s", k)
 		}
@@ -123,6 +123,12 @@ func TestEvasionTree(t *testing.T) {
 		if i.Path == "/Windows/Tasks/WinSvcUpdate.job" && (i.Fields["hidden"] != "true" || i.Fields["triggers"] != "boot" || i.Fields["format"] != "job") {
 			t.Errorf("legacy job inventory: %v", i.Fields)
 		}
+	}
+	if f := fields("taskcache", `{A1B2C3D4-0000-4000-8000-000000000002}\Actions[1]`); f["hidden"] != "no SD" || f["program"] != `C:\ProgramData\WinSvcData\winsvc.exe` {
+		t.Errorf("Tarrask task inventory: %v", f)
+	}
+	if f := fields("taskcache", `{A1B2C3D4-0000-4000-8000-000000000001}\Actions[1]`); f["xml"] == "" || f["hidden"] != "" {
+		t.Errorf("registered Google task inventory: %v", f)
 	}
 	if f := fields("ifeo", `AcroRd32.exe`); f["mitigation_only"] != "true" {
 		t.Errorf("mitigation-only IFEO key: %v", f)

@@ -206,6 +206,7 @@ func (r *rules) evasionSteps() []ruleStep {
 			ev.loadpoints = append(ev.loadpoints, lp)
 			return err
 		}},
+		{"windows/taskcache.txt", 5, verdictLine},
 		{"windows/accounts.txt", 2, func(e signatures.Entry) error {
 			switch e.Field(0) {
 			case "verdict":

@@ -7,7 +7,9 @@
 #   - Windows/System32/config/SOFTWARE: an empty hive (no real SOFTWARE hive is public) with windows-evasion-hives/
 #     software-clean.reg merged by hivexregedit: stock Defender settings, a vendor's exclusion under Program Files,
 #     IFEO keys holding only mitigation settings, stock Winlogon values, stock netsh helpers, a dormant AppInit_DLLs;
-#   - Windows/Tasks/GoogleUpdateTaskMachineUA.job: plaso's real legacy Google Update job (Apache licence).
+#   - Windows/Tasks/GoogleUpdateTaskMachineUA.job: plaso's real legacy Google Update job (Apache licence);
+#   - Windows/System32/Tasks/GoogleUpdateTaskMachineCore{...}: a real task XML (shared/external/tasks), registered in
+#     the TaskCache of software-clean.reg.
 # Every entry of this tree must stay below medium (windows-evasion.expect lists the ones asserted by name).
 set -euo pipefail
 
@@ -27,3 +29,6 @@ perl "$src/windows-hives/minimal-hive.pl" "$cfg/SOFTWARE" 'CMI-CreateHive{199DAF
 hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$cfg/SOFTWARE" "$src/windows-evasion-hives/software-clean.reg"
 mkdir -p "$stage/Windows/Tasks"
 cp "$ext/../plaso/wintask.job" "$stage/Windows/Tasks/GoogleUpdateTaskMachineUA.job"
+tasks=${SNAPSCAN_EXTERNAL:-../shared/external}/tasks/DFIRArtifactMuseum/Win10/APTSimulatorVM
+mkdir -p "$stage/Windows/System32/Tasks"
+cp "$tasks/GoogleUpdateTaskMachineCore{CF8953F0-7413-4BC6-94A3-B0282ACC3AE4}" "$stage/Windows/System32/Tasks/"

@@ -8,7 +8,9 @@
 #   - SAM (regipy's real hive): windows-evasion-hives/sam-evasion.pl (hidden admin account, Guest enabled with a
 #     hijacked RID);
 #   - Windows/System32/utilman.exe replaced by a copy of cmd.exe;
-#   - Windows/Tasks/WinSvcUpdate.job: a hidden legacy job starting the miner at boot (windows-evasion-hives/mkjob.pl).
+#   - Windows/Tasks/WinSvcUpdate.job: a hidden legacy job starting the miner at boot (windows-evasion-hives/mkjob.pl);
+#   - real task XML files (shared/external/tasks): OneDrive's, whose TaskCache record software-evasion.reg changes,
+#     and Edge's, left without a TaskCache record.
 # What each must give is in windows-evasion.expect.
 #   bash testdata/images/src/windows-evasion.pre.sh STAGEDIR     (cwd = repository root)
 set -euo pipefail
@@ -24,3 +26,6 @@ cp "$stage/Windows/System32/cmd.exe" "$stage/Windows/System32/utilman.exe"
 mkdir -p "$stage/Windows/Tasks"
 perl "$src/windows-evasion-hives/mkjob.pl" "$stage/Windows/Tasks/WinSvcUpdate.job" 'C:\ProgramData\WinSvcData\winsvc.exe' \
 	'-o pool.supportxmr.com:443 --donate-level 1' 'SYSTEM' 6 200
+tasks=${SNAPSCAN_EXTERNAL:-../shared/external}/tasks/DFIRArtifactMuseum/Win10/APTSimulatorVM
+cp "$tasks/OneDrive Standalone Update Task-S-1-5-21-2212929841-2730996645-2649195864-1000" "$tasks/MicrosoftEdgeUpdateTaskMachineCore" \
+	"$stage/Windows/System32/Tasks/"
