@@ -93,7 +93,7 @@ func TestEvasionTree(t *testing.T) {
 	for _, i := range s.inventory {
 		kinds[i.Kind]++
 	}
-	for _, k := range []string{"defender-exclusion", "defender-setting", "ifeo", "loadpoint", "account", "winlogon", "taskcache"} {
+	for _, k := range []string{"defender-exclusion", "defender-setting", "ifeo", "loadpoint", "account", "winlogon", "taskcache", "shell-profile"} {
 		if kinds[k] == 0 {
 			t.Errorf("no inventory item of kind %s", k)
 		}

@@ -25,11 +25,13 @@ func (c LoadPoints) Run(ctx context.Context, t *check.Target, out check.Sink) er
 	if err != nil {
 		return err
 	}
-	for _, hiveKind := range []string{"SYSTEM", "SOFTWARE"} {
-		name, prefix := systemHive, `HKLM\SYSTEM\`
-		if hiveKind == "SOFTWARE" {
-			name, prefix = softwareHive, `HKLM\Software\`
-		}
+	type target struct{ kind, name, prefix string }
+	targets := []target{{"SYSTEM", systemHive, `HKLM\SYSTEM\`}, {"SOFTWARE", softwareHive, `HKLM\Software\`}}
+	for _, u := range userHives(t) {
+		targets = append(targets, target{"NTUSER", u.path, `HKCU\`})
+	}
+	for _, tg := range targets {
+		hiveKind, name, prefix := tg.kind, tg.name, tg.prefix
 		var h *hive
 		cs := ""
 		for _, lp := range r.evasion.loadpoints {

@@ -22,6 +22,7 @@ type evasionRules struct {
 	verdicts      map[string]verdict // ifeo.txt and accounts.txt, by rule
 	loadpoints    []loadpoint
 	expectedAdmin map[uint32]bool
+	profiles      []string
 }
 
 // verdict is a named finding whose severity and technique are data.
@@ -207,6 +208,10 @@ func (r *rules) evasionSteps() []ruleStep {
 			return err
 		}},
 		{"windows/taskcache.txt", 5, verdictLine},
+		{"windows/shell-profiles.txt", 1, func(e signatures.Entry) error {
+			ev.profiles = append(ev.profiles, e.Field(0))
+			return nil
+		}},
 		{"windows/accounts.txt", 2, func(e signatures.Entry) error {
 			switch e.Field(0) {
 			case "verdict":

@@ -9,7 +9,8 @@
 #     IFEO keys holding only mitigation settings, stock Winlogon values, stock netsh helpers, a dormant AppInit_DLLs;
 #   - Windows/Tasks/GoogleUpdateTaskMachineUA.job: plaso's real legacy Google Update job (Apache licence);
 #   - Windows/System32/Tasks/GoogleUpdateTaskMachineCore{...}: a real task XML (shared/external/tasks), registered in
-#     the TaskCache of software-clean.reg.
+#     the TaskCache of software-clean.reg;
+#   - Users/Preston/NTUSER.DAT: regipy's real Windows 10 user hive, as the setup account's profile.
 # Every entry of this tree must stay below medium (windows-evasion.expect lists the ones asserted by name).
 set -euo pipefail
 
@@ -25,6 +26,8 @@ cfg="$stage/Windows/System32/config"
 mkdir -p "$cfg"
 xz -dc "$ext/SAM.xz" >"$cfg/SAM"
 xz -dc "$ext/SYSTEM.xz" >"$cfg/SYSTEM"
+mkdir -p "$stage/Users/Preston"
+xz -dc "$ext/NTUSER.DAT.xz" >"$stage/Users/Preston/NTUSER.DAT"
 perl "$src/windows-hives/minimal-hive.pl" "$cfg/SOFTWARE" 'CMI-CreateHive{199DAFC2-6F16-4946-BF90-5A3FC3A60902}'
 hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$cfg/SOFTWARE" "$src/windows-evasion-hives/software-clean.reg"
 mkdir -p "$stage/Windows/Tasks"

@@ -7,6 +7,7 @@
 #     AppCertDlls, print monitor, service FailureCommand);
 #   - SAM (regipy's real hive): windows-evasion-hives/sam-evasion.pl (hidden admin account, Guest enabled with a
 #     hijacked RID);
+#   - Preston's NTUSER.DAT: windows-evasion-hives/ntuser-evasion.reg (a logon script, UserInitMprLogonScript);
 #   - Windows/System32/utilman.exe replaced by a copy of cmd.exe;
 #   - Windows/Tasks/WinSvcUpdate.job: a hidden legacy job starting the miner at boot (windows-evasion-hives/mkjob.pl);
 #   - real task XML files (shared/external/tasks): OneDrive's, whose TaskCache record software-evasion.reg changes,
@@ -22,6 +23,7 @@ cfg="$stage/Windows/System32/config"
 hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$cfg/SOFTWARE" "$src/windows-evasion-hives/software-evasion.reg"
 hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SYSTEM' "$cfg/SYSTEM" "$src/windows-evasion-hives/system-evasion.reg"
 perl "$src/windows-evasion-hives/sam-evasion.pl" "$cfg/SAM"
+hivexregedit --merge --prefix 'HKEY_CURRENT_USER' "$stage/Users/Preston/NTUSER.DAT" "$src/windows-evasion-hives/ntuser-evasion.reg"
 cp "$stage/Windows/System32/cmd.exe" "$stage/Windows/System32/utilman.exe"
 mkdir -p "$stage/Windows/Tasks"
 perl "$src/windows-evasion-hives/mkjob.pl" "$stage/Windows/Tasks/WinSvcUpdate.job" 'C:\ProgramData\WinSvcData\winsvc.exe' \
