@@ -23,6 +23,7 @@ type evasionRules struct {
 	loadpoints    []loadpoint
 	expectedAdmin map[uint32]bool
 	profiles      []string
+	streamDirs    []string
 }
 
 // verdict is a named finding whose severity and technique are data.
@@ -208,6 +209,16 @@ func (r *rules) evasionSteps() []ruleStep {
 			return err
 		}},
 		{"windows/taskcache.txt", 5, verdictLine},
+		{"windows/streams.txt", 2, func(e signatures.Entry) error {
+			switch e.Field(0) {
+			case "dir":
+				ev.streamDirs = append(ev.streamDirs, e.Field(1))
+				return nil
+			case "verdict":
+				return verdictLine(e)
+			}
+			return fmt.Errorf("unknown kind %q", e.Field(0))
+		}},
 		{"windows/shell-profiles.txt", 1, func(e signatures.Entry) error {
 			ev.profiles = append(ev.profiles, e.Field(0))
 			return nil
