@@ -94,7 +94,7 @@ func TestEvasionTree(t *testing.T) {
 	for _, i := range s.inventory {
 		kinds[i.Kind]++
 	}
-	for _, k := range []string{"defender-exclusion", "defender-setting", "ifeo", "loadpoint", "account", "winlogon", "taskcache", "shell-profile"} {
+	for _, k := range []string{"defender-exclusion", "defender-setting", "ifeo", "loadpoint", "account", "winlogon", "taskcache", "shell-profile", "wmi-consumer", "wmi-filter", "wmi-binding"} {
 		if kinds[k] == 0 {
 			t.Errorf("no inventory item of kind %s", k)
 		}
@@ -130,6 +130,14 @@ func TestEvasionTree(t *testing.T) {
 	}
 	if f := fields("taskcache", `{A1B2C3D4-0000-4000-8000-000000000001}\Actions[1]`); f["xml"] == "" || f["hidden"] != "" {
 		t.Errorf("registered Google task inventory: %v", f)
+	}
+	for _, i := range s.inventory {
+		if strings.HasPrefix(i.Kind, "wmi-") && !strings.HasPrefix(i.Fields["method"], "content scan") {
+			t.Errorf("WMI inventory does not say how the repository was read: %v", i.Fields)
+		}
+		if i.Kind == "wmi-binding" && i.Fields["consumer"] == "WinSvcUpdater" && i.Fields["filter"] != "WinSvcFilter" {
+			t.Errorf("WMI binding: %v", i.Fields)
+		}
 	}
 	if f := fields("ifeo", `AcroRd32.exe`); f["mitigation_only"] != "true" {
 		t.Errorf("mitigation-only IFEO key: %v", f)

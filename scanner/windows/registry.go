@@ -26,7 +26,7 @@ import (
 
 // Checks is every Windows check, in the order their findings read best.
 func Checks() []check.Check {
-	return []check.Check{RunKeys{}, Services{}, Tasks{}, Startup{}, Hosts{}, Defender{}, IFEO{}, LoadPoints{}, Accounts{}, TaskCache{}, Profiles{}, Streams{}}
+	return []check.Check{RunKeys{}, Services{}, Tasks{}, Startup{}, Hosts{}, Defender{}, IFEO{}, LoadPoints{}, Accounts{}, TaskCache{}, Profiles{}, Streams{}, WMI{}}
 }
 
 // IsRoot says whether fsys looks like a Windows system volume: it holds the

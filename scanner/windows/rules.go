@@ -281,7 +281,7 @@ func parseRules(list func(string) ([]signatures.Entry, error)) (*rules, error) {
 			return nil, err
 		}
 	}
-	for _, p := range []string{"runkey", "winlogon", "service", "task", "startup", "hosts", "defender", "ifeo", "loadpoint", "account", "taskcache", "profile", "stream"} {
+	for _, p := range []string{"runkey", "winlogon", "service", "task", "startup", "hosts", "defender", "ifeo", "loadpoint", "account", "taskcache", "profile", "stream", "wmi"} {
 		if _, ok := r.placeInfo[p]; !ok {
 			return nil, fmt.Errorf("signatures/windows/places-remediation.txt: no line for %q", p)
 		}

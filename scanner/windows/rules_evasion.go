@@ -24,6 +24,12 @@ type evasionRules struct {
 	expectedAdmin map[uint32]bool
 	profiles      []string
 	streamDirs    []string
+	wmiConsumers  map[string]wmiConsumer // by class
+}
+
+type wmiConsumer struct {
+	how, title string
+	sev        severity
 }
 
 // verdict is a named finding whose severity and technique are data.
@@ -209,6 +215,17 @@ func (r *rules) evasionSteps() []ruleStep {
 			return err
 		}},
 		{"windows/taskcache.txt", 5, verdictLine},
+		{"windows/wmi.txt", 5, func(e signatures.Entry) error {
+			if e.Field(0) != "consumer" {
+				return fmt.Errorf("unknown kind %q", e.Field(0))
+			}
+			sev, err := parseSeverity(e.Field(3))
+			if ev.wmiConsumers == nil {
+				ev.wmiConsumers = map[string]wmiConsumer{}
+			}
+			ev.wmiConsumers[e.Field(1)] = wmiConsumer{how: e.Field(2), title: e.Field(4), sev: sev}
+			return err
+		}},
 		{"windows/streams.txt", 2, func(e signatures.Entry) error {
 			switch e.Field(0) {
 			case "dir":

@@ -10,7 +10,9 @@
 #   - Windows/Tasks/GoogleUpdateTaskMachineUA.job: plaso's real legacy Google Update job (Apache licence);
 #   - Windows/System32/Tasks/GoogleUpdateTaskMachineCore{...}: a real task XML (shared/external/tasks), registered in
 #     the TaskCache of software-clean.reg;
-#   - Users/Preston/NTUSER.DAT: regipy's real Windows 10 user hive, as the setup account's profile.
+#   - Users/Preston/NTUSER.DAT: regipy's real Windows 10 user hive, as the setup account's profile;
+#   - Windows/System32/wbem/Repository/OBJECTS.DATA: the stock SCM Event Log subscription every Windows has
+#     (windows-evasion-hives/mkobjects.pl).
 # Every entry of this tree must stay below medium (windows-evasion.expect lists the ones asserted by name).
 set -euo pipefail
 
@@ -35,3 +37,9 @@ cp "$ext/../plaso/wintask.job" "$stage/Windows/Tasks/GoogleUpdateTaskMachineUA.j
 tasks=${SNAPSCAN_EXTERNAL:-../shared/external}/tasks/DFIRArtifactMuseum/Win10/APTSimulatorVM
 mkdir -p "$stage/Windows/System32/Tasks"
 cp "$tasks/GoogleUpdateTaskMachineCore{CF8953F0-7413-4BC6-94A3-B0282ACC3AE4}" "$stage/Windows/System32/Tasks/"
+wbem="$stage/Windows/System32/wbem/Repository"
+mkdir -p "$wbem"
+perl "$src/windows-evasion-hives/mkobjects.pl" "$wbem/OBJECTS.DATA" \
+	'NTEventLogEventConsumer|SCM Event Log Consumer|NT AUTHORITY\LocalService|Service Control Manager' \
+	'__EventFilter|SCM Event Log Filter|root\cimv2|select * from MSFT_SCMEventLogEvent' \
+	'__FilterToConsumerBinding|NTEventLogEventConsumer.Name="SCM Event Log Consumer"|__EventFilter.Name="SCM Event Log Filter"'

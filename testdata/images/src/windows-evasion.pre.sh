@@ -11,7 +11,8 @@
 #   - Windows/System32/utilman.exe replaced by a copy of cmd.exe;
 #   - Windows/Tasks/WinSvcUpdate.job: a hidden legacy job starting the miner at boot (windows-evasion-hives/mkjob.pl);
 #   - real task XML files (shared/external/tasks): OneDrive's, whose TaskCache record software-evasion.reg changes,
-#     and Edge's, left without a TaskCache record.
+#     and Edge's, left without a TaskCache record;
+#   - OBJECTS.DATA: a WMI subscription starting the miner (windows-evasion-hives/mkobjects.pl).
 # What each must give is in windows-evasion.expect.
 #   bash testdata/images/src/windows-evasion.pre.sh STAGEDIR     (cwd = repository root)
 set -euo pipefail
@@ -31,3 +32,7 @@ perl "$src/windows-evasion-hives/mkjob.pl" "$stage/Windows/Tasks/WinSvcUpdate.jo
 tasks=${SNAPSCAN_EXTERNAL:-../shared/external}/tasks/DFIRArtifactMuseum/Win10/APTSimulatorVM
 cp "$tasks/OneDrive Standalone Update Task-S-1-5-21-2212929841-2730996645-2649195864-1000" "$tasks/MicrosoftEdgeUpdateTaskMachineCore" \
 	"$stage/Windows/System32/Tasks/"
+perl "$src/windows-evasion-hives/mkobjects.pl" "$stage/Windows/System32/wbem/Repository/OBJECTS.DATA" \
+	'CommandLineEventConsumer|WinSvcUpdater|C:\ProgramData\WinSvcData\winsvc.exe -o pool.supportxmr.com:443' \
+	'__EventFilter|WinSvcFilter|root\cimv2|SELECT * FROM __InstanceModificationEvent WITHIN 60 WHERE TargetInstance ISA '"'"'Win32_PerfFormattedData_PerfOS_System'"'"'' \
+	'__FilterToConsumerBinding|CommandLineEventConsumer.Name="WinSvcUpdater"|__EventFilter.Name="WinSvcFilter"'
