@@ -16,7 +16,7 @@ import (
 // unexpected members of Administrators and RID hijacks (accounts.txt).
 type Accounts struct{}
 
-func (Accounts) Name() string { return "accounts" }
+func (Accounts) Name() string { return "sam-accounts" }
 func (Accounts) OS() string   { return "windows" }
 
 const (

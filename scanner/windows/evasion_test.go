@@ -305,3 +305,24 @@ func fileSHA(t *testing.T, p string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// TestChecksRegistry: every Windows check is registered once, for Windows,
+// under its own name (the Linux checks have an "accounts" of their own).
+func TestChecksRegistry(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range Checks() {
+		if c.OS() != "windows" || c.Name() == "" || seen[c.Name()] {
+			t.Errorf("check %T: name %q os %q", c, c.Name(), c.OS())
+		}
+		seen[c.Name()] = true
+	}
+	want := []string{"runkeys", "services", "tasks", "startup", "hosts", "defender", "ifeo", "loadpoints", "sam-accounts", "taskcache", "profiles", "streams", "wmi"}
+	if len(seen) != len(want) {
+		t.Errorf("%d checks registered, want %d", len(seen), len(want))
+	}
+	for _, n := range want {
+		if !seen[n] {
+			t.Errorf("check %s not registered", n)
+		}
+	}
+}
