@@ -13,6 +13,9 @@ import (
 // fileStreams lists the named $DATA streams (alternate data streams) of p on
 // an NTFS volume; other filesystems have none.
 func fileStreams(fsys fsread.FS, p string) []ntfs.Stream {
+	if !ntfs.Is(fsys) {
+		return nil
+	}
 	s, err := ntfs.Streams(fsys, p)
 	if err != nil {
 		return nil

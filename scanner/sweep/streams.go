@@ -19,6 +19,9 @@ import (
 // download carries, is not swept (the Windows streams check decodes it). On
 // other filesystems a file has no streams and this costs one type check.
 func (w *worker) sweepStreams(j job, o *outcome) {
+	if !ntfs.Is(w.fsys) {
+		return
+	}
 	streams, err := ntfs.Streams(w.fsys, j.path)
 	if err != nil || len(streams) == 0 {
 		return

@@ -39,8 +39,8 @@ func (c Streams) Run(ctx context.Context, t *check.Target, out check.Sink) error
 	if err != nil {
 		return err
 	}
-	if _, err := ntfs.Streams(t.FS, "."); err != nil && !errors.Is(err, fs.ErrNotExist) && strings.Contains(err.Error(), "not an NTFS filesystem") {
-		return nil
+	if !ntfs.Is(t.FS) {
+		return nil // only NTFS has alternate data streams
 	}
 	files := 0
 	for _, pattern := range r.evasion.streamDirs {
