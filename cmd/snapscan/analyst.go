@@ -223,6 +223,19 @@ entry), mode, owner, size, modification time (UTC), ext4 anti-removal flags
 				}
 				fmt.Fprintln(tw)
 			}
+			// NTFS alternate data streams follow their file as FILE:STREAM.
+			showStreams := func(name, full string, info fs.FileInfo) {
+				for _, s := range fileStreams(fsys, full) {
+					if !info.Mode().IsRegular() {
+						break
+					}
+					if long {
+						fmt.Fprintf(tw, "-\t-\t-\t-\t%d\t-\t-\t%s:%s\n", s.Size, name, report.Printable(s.Name))
+					} else {
+						fmt.Fprintln(w, name+":"+report.Printable(s.Name))
+					}
+				}
+			}
 			var walkErrs int
 			if recursive {
 				err = fsread.Walk(fsys, p, func(name string, d fs.DirEntry, err error) error {
@@ -241,6 +254,7 @@ entry), mode, owner, size, modification time (UTC), ext4 anti-removal flags
 						return nil
 					}
 					show("/"+strings.TrimPrefix(name, "./"), info)
+					showStreams("/"+strings.TrimPrefix(name, "./"), name, info)
 					return nil
 				})
 			} else {
@@ -249,6 +263,7 @@ entry), mode, owner, size, modification time (UTC), ext4 anti-removal flags
 				if err == nil && !info.IsDir() {
 					li, _ := fsys.Lstat(p)
 					show(path.Base(p), li)
+					showStreams(path.Base(p), p, li)
 				} else if err == nil {
 					var ents []fs.DirEntry
 					ents, err = fsys.ReadDir(p)
@@ -260,6 +275,7 @@ entry), mode, owner, size, modification time (UTC), ext4 anti-removal flags
 							continue
 						}
 						show(e.Name(), info)
+						showStreams(e.Name(), path.Join(p, e.Name()), info)
 					}
 				}
 			}
@@ -285,6 +301,8 @@ func newCatCmd() *cobra.Command {
 		Short: "Write a file from inside an image to standard output",
 		Long: `Write a file's content from inside an image to standard output, streaming (a
 file of any size is copied through a small buffer). Sparse holes read as zeros.
+On NTFS, PATH:STREAM writes the file's alternate data stream STREAM (ls lists
+them as FILE:STREAM).
 
 ` + addressHelp,
 		Args: cobra.ExactArgs(1),
@@ -294,7 +312,7 @@ file of any size is copied through a small buffer). Sparse holes read as zeros.
 				return cannotRead(err)
 			}
 			defer img.Close()
-			f, err := fsys.Open(p)
+			f, err := openFileOrStream(fsys, p)
 			if err != nil {
 				return cannotRead(err)
 			}

@@ -152,6 +152,10 @@ type outcome struct {
 	skipped *report.Skipped
 	errs    []report.ScanError
 	link    bool // a later name of a hard-linked file, not read
+	// extra and extraSkipped are the file's NTFS alternate data streams
+	// (streams.go).
+	extra        []report.Finding
+	extraSkipped []report.Skipped
 }
 
 // Run sweeps fsys. It returns an error only when the sweep could not run
@@ -316,6 +320,8 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 		if o.skipped != nil {
 			res.Skipped = append(res.Skipped, *o.skipped)
 		}
+		res.Findings = append(res.Findings, o.extra...)
+		res.Skipped = append(res.Skipped, o.extraSkipped...)
 		res.Errors = append(res.Errors, o.errs...)
 		if opts.Progress != nil {
 			opts.Progress(Progress{FilesDone: done, FilesSeen: seen.Load(), BytesDone: res.Stats.Bytes, BytesSeen: bytesSeen.Load(),
@@ -531,6 +537,7 @@ func (w *worker) do(j job) outcome {
 	}
 
 	w.hookFile(j, osPath, sha2hex, data)
+	w.sweepStreams(j, &o)
 
 	var hits []hit
 	if w.opts.IOCs != nil {

@@ -21,6 +21,9 @@ type entry struct {
 	User    string
 	Fields  map[string]string
 	Ev      report.Evidence
+	// Says replaces "<place> "<name>" runs: <command>" in the finding's
+	// description, for entries that are settings rather than commands.
+	Says string
 	// MatchPerHit makes each finding's Evidence.Match the text its hit
 	// matched (the script line) instead of the entry's whole command.
 	MatchPerHit bool
@@ -89,6 +92,13 @@ func emit(r *rules, checkName string, out check.Sink, e entry, hits []hit) {
 
 func describe(e entry, h hit) string {
 	var b strings.Builder
+	if e.Says != "" {
+		b.WriteString(e.Says)
+		if h.Match != "" && h.Match != e.Command {
+			fmt.Fprintf(&b, "; matched: %s", clip(h.Match, 1024))
+		}
+		return b.String()
+	}
 	switch e.Place {
 	case "runkey":
 		fmt.Fprintf(&b, "Run value \"%s\"", e.Name)

@@ -136,6 +136,9 @@ func TestMain(m *testing.M) {
 	if stageDir != "" {
 		os.RemoveAll(stageDir)
 	}
+	for _, d := range stageCleanups {
+		os.RemoveAll(d)
+	}
 	os.Exit(code)
 }
 

@@ -244,6 +244,7 @@ type regValue struct {
 	Multi   []string // REG_MULTI_SZ
 	Number  uint64   // REG_DWORD, REG_QWORD
 	HasNum  bool
+	Raw     []byte // the data as stored, for binary values (a slice of the hive: do not modify)
 	Size    int64
 	DataErr error
 }
@@ -512,6 +513,7 @@ func (h *hive) value(vk *regparser.CM_KEY_VALUE) (v regValue) {
 		v.DataErr = err
 		return v
 	}
+	v.Raw = data
 	switch v.Type {
 	case regparser.REG_SZ, regparser.REG_EXPAND_SZ, regparser.REG_LINK:
 		v.String = cutNUL(utf16le(data))

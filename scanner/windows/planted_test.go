@@ -21,15 +21,16 @@ type expectLine struct {
 	line                                 int
 }
 
-func readExpect(t *testing.T) []expectLine {
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata/images/src/windows-infected.expect"))
+// readExpect reads a planting spec, testdata/images/src/<name>.expect.
+func readExpect(t *testing.T, name string) []expectLine {
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata/images/src", name+".expect"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []expectLine
 	for _, e := range signatures.ParseList(data) {
 		if len(e.Fields) != 5 {
-			t.Fatalf("windows-infected.expect line %d: want 5 fields, have %d", e.Line, len(e.Fields))
+			t.Fatalf("%s.expect line %d: want 5 fields, have %d", name, e.Line, len(e.Fields))
 		}
 		out = append(out, expectLine{e.Field(0), e.Field(1), e.Field(2), e.Field(3), e.Field(4), e.Line})
 	}
@@ -44,8 +45,17 @@ func TestPlantedTree(t *testing.T) {
 	if len(s.errors) != 0 {
 		t.Errorf("scan errors on a clean tree: %v", s.errors)
 	}
+	assertSpec(t, s, "windows-infected")
+	assertInventory(t, s)
+}
+
+// assertSpec holds a scan to a planting spec: every planted artifact is a
+// finding with its technique, severity and evidence, every benign entry is
+// inventory only, and the medium+ count is exact.
+func assertSpec(t *testing.T, s *memSink, name string) {
+	t.Helper()
 	wantMedium := 0
-	for _, x := range readExpect(t) {
+	for _, x := range readExpect(t, name) {
 		switch x.severity {
 		case "ok", "absent":
 			inInv := false
@@ -106,7 +116,9 @@ func TestPlantedTree(t *testing.T) {
 		}
 		t.Errorf("medium+ findings: %d, planting spec lists %d", gotMedium, wantMedium)
 	}
+}
 
+func assertInventory(t *testing.T, s *memSink) {
 	// Inventory kinds and fields the report relies on.
 	kinds := map[string]int{}
 	for _, i := range s.inventory {

@@ -29,6 +29,7 @@ type rules struct {
 	env         map[string]string // lower-case name -> value
 	placeInfo   map[string]placeInfo
 	techniques  map[string]string
+	evasion     evasionRules
 }
 
 type autostartKey struct{ hive, path, kind string }
@@ -112,6 +113,14 @@ type hostsRule struct {
 
 type placeInfo struct{ technique, remediation string }
 
+// ruleStep loads one data file: name below signatures/, the fewest fields a
+// line may have, and what to do with each line.
+type ruleStep struct {
+	name string
+	min  int
+	fn   func(e signatures.Entry) error
+}
+
 var loadRules = sync.OnceValues(func() (*rules, error) { return parseRules(signatures.List) })
 
 // parseRules builds the rule set through list, which loads one list file by
@@ -142,11 +151,7 @@ func parseRules(list func(string) ([]signatures.Entry, error)) (*rules, error) {
 		}
 		return nil
 	}
-	steps := []struct {
-		name string
-		min  int
-		fn   func(e signatures.Entry) error
-	}{
+	steps := []ruleStep{
 		{"windows/autostart-keys.txt", 3, func(e signatures.Entry) error {
 			r.autostart = append(r.autostart, autostartKey{strings.ToUpper(e.Field(0)), e.Field(1), e.Field(2)})
 			return nil
@@ -270,12 +275,13 @@ func parseRules(list func(string) ([]signatures.Entry, error)) (*rules, error) {
 			return nil
 		}},
 	}
+	steps = append(steps, r.evasionSteps()...)
 	for _, s := range steps {
 		if err := load(s.name, s.min, s.fn); err != nil {
 			return nil, err
 		}
 	}
-	for _, p := range []string{"runkey", "winlogon", "service", "task", "startup", "hosts"} {
+	for _, p := range []string{"runkey", "winlogon", "service", "task", "startup", "hosts", "defender", "ifeo", "loadpoint", "account", "taskcache", "profile", "stream", "wmi"} {
 		if _, ok := r.placeInfo[p]; !ok {
 			return nil, fmt.Errorf("signatures/windows/places-remediation.txt: no line for %q", p)
 		}

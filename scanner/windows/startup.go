@@ -28,8 +28,14 @@ func (c Startup) Run(ctx context.Context, t *check.Target, out check.Sink) error
 	if err != nil {
 		return err
 	}
-	for _, pattern := range r.startupDirs {
+	patterns := append(append([]string(nil), r.startupDirs...), relocatedStartup(r, t, out)...)
+	seen := map[string]bool{}
+	for _, pattern := range patterns {
 		for _, dir := range expandFold(t.FS, pattern) {
+			if seen[strings.ToLower(dir)] {
+				continue
+			}
+			seen[strings.ToLower(dir)] = true
 			ents, err := fs.ReadDir(t.FS, dir)
 			if err != nil {
 				out.Error("/"+dir, fmt.Errorf("%s: %w", t.Volume, err))
@@ -130,4 +136,35 @@ func (c Startup) item(r *rules, t *check.Target, out check.Sink, p, user string)
 		hits = append(hits, r.judgeText(name)...)
 	}
 	emit(r, c.Name(), out, e, dedupe(hits))
+}
+
+// relocatedStartup returns the Startup folders the registry moved elsewhere
+// on the system drive (User Shell Folders "Common Startup" machine-wide and
+// "Startup" per user): what lies there runs at logon just the same. The
+// move itself is judged by the loadpoints check.
+func relocatedStartup(r *rules, t *check.Target, out check.Sink) []string {
+	var dirs []string
+	add := func(h *hive, key, value, user string) {
+		k, err := h.open(key)
+		if err != nil || k == nil {
+			return
+		}
+		v, ok, _ := k.Value(value)
+		if !ok || !isText(v) || v.Text() == "" {
+			return
+		}
+		n := normPath(r.expand(v.Text(), user))
+		if strings.HasPrefix(n, "/") && !strings.HasPrefix(n, "//") && !strings.Contains(n, "*") {
+			dirs = append(dirs, strings.TrimPrefix(n, "/"))
+		}
+	}
+	if h := openFor(t, out, softwareHive); h != nil {
+		add(h, `Microsoft\Windows\CurrentVersion\Explorer\User Shell Folders`, "Common Startup", "")
+	}
+	for _, u := range userHives(t) {
+		if h := openFor(t, out, u.path); h != nil {
+			add(h, `Software\Microsoft\Windows\CurrentVersion\Explorer\User Shell Folders`, "Startup", u.user)
+		}
+	}
+	return dirs
 }

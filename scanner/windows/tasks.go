@@ -8,11 +8,15 @@ import (
 	"path"
 	"strings"
 
+	"github.com/snapscan/snapscan/artifact/job"
 	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/scanner/check"
 )
 
-const tasksDir = "Windows/System32/Tasks"
+const (
+	tasksDir  = "Windows/System32/Tasks"
+	legacyDir = "Windows/Tasks" // Task Scheduler 1.0 .job files (at.exe, schtasks /v1, NetScheduleJobAdd)
+)
 
 // Tasks reports every Exec action of every scheduled task under
 // System32\Tasks, with who it runs as and what triggers it.
@@ -30,6 +34,9 @@ var wellKnownSIDs = map[string]string{
 func (c Tasks) Run(ctx context.Context, t *check.Target, out check.Sink) error {
 	r, err := loadRules()
 	if err != nil {
+		return err
+	}
+	if err := c.legacyJobs(ctx, r, t, out); err != nil {
 		return err
 	}
 	root, err := resolveFold(t.FS, tasksDir)
@@ -61,7 +68,7 @@ func (c Tasks) task(r *rules, t *check.Target, out check.Sink, root, p string) {
 		return
 	}
 	if strings.EqualFold(path.Ext(p), ".job") {
-		out.Error("/"+p, fmt.Errorf("%s: legacy Task Scheduler 1.0 .job file in the XML task folder; not parsed", t.Volume))
+		c.job(r, t, out, p)
 		return
 	}
 	f, err := check.ReadFile(t, p)
@@ -156,4 +163,58 @@ func profileOf(userID string) string {
 		return ""
 	}
 	return u
+}
+
+// legacyJobs judges the .job files of the legacy tasks folder.
+func (c Tasks) legacyJobs(ctx context.Context, r *rules, t *check.Target, out check.Sink) error {
+	dir, err := resolveFold(t.FS, legacyDir)
+	if err != nil {
+		return nil
+	}
+	ents, err := fs.ReadDir(t.FS, dir)
+	if err != nil {
+		out.Error("/"+dir, fmt.Errorf("%s: %w", t.Volume, err))
+		return nil
+	}
+	for _, e := range ents {
+		if check.Deadline(ctx) {
+			return ctx.Err()
+		}
+		if e.Type().IsRegular() && strings.EqualFold(path.Ext(e.Name()), ".job") {
+			c.job(r, t, out, path.Join(dir, e.Name()))
+		}
+	}
+	return nil
+}
+
+// job judges a Task Scheduler 1.0 .job file like an XML task's Exec action.
+func (c Tasks) job(r *rules, t *check.Target, out check.Sink, p string) {
+	f, err := check.ReadFileMax(t, p, job.MaxSize)
+	if err != nil {
+		out.Error("/"+p, fmt.Errorf("%s: %w", t.Volume, err))
+		return
+	}
+	j, err := job.Parse(f.Data)
+	if err != nil {
+		out.Error("/"+p, fmt.Errorf("%s: %w", t.Volume, err))
+		if j == nil || j.Application == "" {
+			return
+		}
+	}
+	var trig []string
+	for _, tr := range j.Triggers {
+		trig = append(trig, tr.Type)
+	}
+	line := j.CommandLine()
+	pc := r.parseCommand(line, "")
+	fields := map[string]string{"format": "job", "author": j.Author, "comment": j.Comment, "working_directory": j.WorkingDirectory,
+		"triggers": strings.Join(trig, ","), "last_run": fmtTime(j.LastRun), "program": pc.Exe, "arguments": j.Parameters}
+	if j.Hidden() {
+		fields["hidden"] = "true"
+	}
+	if j.Disabled() {
+		fields["enabled"] = "false"
+	}
+	e := entry{Place: "task", Kind: "task", Name: path.Base(p), Key: "Job/Application", Command: line, Target: pc.Exe, Ev: f.Evidence, Fields: fields}
+	emit(r, c.Name(), out, e, r.judge(line, "", logonPlace))
 }
