@@ -56,7 +56,7 @@ func (w *worker) sweepStreams(j job, o *outcome) {
 			}
 		}
 		if w.sc != nil {
-			ms, err := w.sc.Scan(data, w.vars(job{path: name, meta: j.meta}, w.osPath(evPath+":"+s.Name), data, md5hex))
+			ms, err := w.sc.Scan(data, w.vars(job{path: name, meta: j.meta}, osPathOf(w.opts, evPath+":"+s.Name), data, md5hex))
 			if err != nil {
 				o.errs = append(o.errs, scanError(w.opts.Volume, name, fmt.Errorf("yara: %w", err)))
 			}
