@@ -86,6 +86,10 @@ type Options struct {
 	Progress func(Progress)
 	// Hooks see every regular file of the walk (package hook).
 	Hooks []hook.Hook
+	// SkipVerified skips YARA on files a hook.Verifier vouches for (bytes
+	// equal to their package's recorded digest); they are counted in
+	// Stats.VerifiedNotSwept. Hash IOCs are still matched.
+	SkipVerified bool
 }
 
 // Progress is the state of a running sweep, for a progress bar. FilesSeen
@@ -101,12 +105,15 @@ type Progress struct {
 
 // Stats counts the work of one sweep.
 type Stats struct {
-	Files    int64         `json:"files"`   // regular files read and scanned
-	Bytes    int64         `json:"bytes"`   // bytes read and scanned
-	Skipped  int64         `json:"skipped"` // files listed in Result.Skipped
-	Findings int64         `json:"findings"`
-	Errors   int64         `json:"errors"`
-	Elapsed  time.Duration `json:"elapsed"`
+	Files   int64 `json:"files"`   // regular files read and scanned
+	Bytes   int64 `json:"bytes"`   // bytes read and scanned
+	Skipped int64 `json:"skipped"` // files listed in Result.Skipped
+	// VerifiedNotSwept counts files read and hashed whose YARA scan was
+	// skipped because a hook verified them (Options.SkipVerified).
+	VerifiedNotSwept int64         `json:"verified_not_swept"`
+	Findings         int64         `json:"findings"`
+	Errors           int64         `json:"errors"`
+	Elapsed          time.Duration `json:"elapsed"`
 }
 
 // Result is what one sweep produced, sorted by path.
@@ -131,9 +138,11 @@ type outcome struct {
 	fromJob bool // counts towards Progress.FilesDone
 	bytes   int64
 	scanned bool
-	finding *report.Finding
-	skipped *report.Skipped
-	errs    []report.ScanError
+	// verifiedSkipped: read and hashed, YARA skipped (Options.SkipVerified).
+	verifiedSkipped bool
+	finding         *report.Finding
+	skipped         *report.Skipped
+	errs            []report.ScanError
 }
 
 // Run sweeps fsys. It returns an error only when the sweep could not run
@@ -258,6 +267,9 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 		if o.scanned {
 			res.Stats.Files++
 			res.Stats.Bytes += o.bytes
+		}
+		if o.verifiedSkipped {
+			res.Stats.VerifiedNotSwept++
 		}
 		if o.finding != nil {
 			res.Findings = append(res.Findings, *o.finding)
@@ -407,13 +419,13 @@ func (w *worker) do(j job) outcome {
 	if j.meta.Size > w.opts.MaxFileSize {
 		o.skipped = &report.Skipped{Volume: w.opts.Volume, Path: evPath, Size: j.meta.Size,
 			Reason: fmt.Sprintf("larger than the size cap (%d > %d bytes); not read", j.meta.Size, w.opts.MaxFileSize)}
-		w.hookFile(j, w.osPath(evPath), "", nil)
+		w.hookFile(j, w.osPath(evPath), "", "", nil)
 		return o
 	}
 	f, err := w.fsys.Open(j.path)
 	if err != nil {
 		o.errs = append(o.errs, scanError(w.opts.Volume, j.path, err))
-		w.hookFile(j, w.osPath(evPath), "", nil)
+		w.hookFile(j, w.osPath(evPath), "", "", nil)
 		return o
 	}
 	defer f.Close()
@@ -443,7 +455,10 @@ func (w *worker) do(j job) outcome {
 		}
 	}
 
-	w.hookFile(j, osPath, sha2hex, data)
+	verified := w.hookFile(j, osPath, md5hex, sha2hex, data)
+	if verified && w.opts.SkipVerified {
+		o.verifiedSkipped = true
+	}
 
 	var hits []hit
 	if w.opts.IOCs != nil {
@@ -454,7 +469,7 @@ func (w *worker) do(j job) outcome {
 			hits = append(hits, filenameHit(fn))
 		}
 	}
-	if w.sc != nil {
+	if w.sc != nil && !o.verifiedSkipped {
 		ms, err := w.sc.Scan(data, w.vars(j, osPath, data, md5hex))
 		if err != nil {
 			o.errs = append(o.errs, scanError(w.opts.Volume, j.path, fmt.Errorf("yara: %w", err)))

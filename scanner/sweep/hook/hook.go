@@ -19,6 +19,7 @@ type File struct {
 	OSPath string // where the OS sees it (MountPoint + path), with a leading '/'
 	Meta   *fsread.Meta
 	SHA256 string // "" when the file was not read in full (skipped, unreadable, short)
+	MD5    string // as SHA256: dpkg records MD5, so verification needs no second read
 	Head   []byte // up to HeadSize bytes of content; valid only during the call
 }
 
@@ -30,4 +31,12 @@ type File struct {
 type Hook interface {
 	File(f File)
 	Done() ([]report.Finding, []report.InventoryItem, []report.ScanError)
+}
+
+// Verifier is a Hook that can vouch for a file: its bytes are those its
+// package recorded. With Options.SkipVerified the sweep then skips YARA on
+// the file (hash IOCs are still matched). Verified is called after File,
+// from the same worker.
+type Verifier interface {
+	Verified(f File) bool
 }
