@@ -54,6 +54,9 @@ type SweepResult struct {
 	Errors       []report.ScanError
 	Inventory    []report.InventoryItem // what the sweep's file hooks recorded
 	Files, Bytes int64
+	// VerifiedNotSwept: files whose package vouched for them and that
+	// --skip-verified kept from YARA.
+	VerifiedNotSwept int64
 }
 
 // ScanImage scans one image file. It always returns a report: an image that
@@ -267,6 +270,7 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 				r.Stats.FilesSwept += res.Files
 				r.Stats.BytesSwept += res.Bytes
 				r.Stats.FilesSkipped += int64(len(res.Skipped))
+				r.Stats.FilesVerifiedNotSwept += res.VerifiedNotSwept
 				mu.Unlock()
 			}
 		}()

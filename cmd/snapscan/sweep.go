@@ -31,6 +31,7 @@ type sweepFlags struct {
 	maxFileSize string
 	timeout     time.Duration
 	noProgress  bool
+	skipVerif   bool
 }
 
 func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
@@ -38,18 +39,20 @@ func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
 	fl.StringArrayVar(&f.iocs, "ioc", nil, "add IOC lists in LOKI's format: hash-iocs.txt, filename-iocs.txt, ... or a directory of them (repeatable)")
 	fl.StringVar(&f.maxFileSize, "max-file-size", "64MiB", "files larger than this are not content-scanned and are listed as skipped (e.g. 16MiB, 1GiB)")
 	fl.DurationVar(&f.timeout, "file-timeout", sweep.DefaultTimeout, "YARA time limit per file (at least 1s)")
+	fl.BoolVar(&f.skipVerif, "skip-verified", false, "do not YARA-scan files whose bytes match their package's recorded digest (dpkg MD5); they are still hashed, verified and counted in the report")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar (it is shown only when standard error is a terminal)")
 }
 
 // yaraSweeper runs the content sweep with one compiled rule set shared by
 // every volume of every image in this run.
 type yaraSweeper struct {
-	rules    *yarascan.Rules
-	iocs     *signatures.IOCs
-	workers  int
-	maxSize  int64
-	timeout  time.Duration
-	progress *sweepProgress
+	rules        *yarascan.Rules
+	iocs         *signatures.IOCs
+	workers      int
+	maxSize      int64
+	timeout      time.Duration
+	progress     *sweepProgress
+	skipVerified bool
 }
 
 func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, error) {
@@ -66,7 +69,7 @@ func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, e
 	if err != nil {
 		return nil, err
 	}
-	s := &yaraSweeper{rules: rules, iocs: iocs, workers: workers, maxSize: maxSize, timeout: f.timeout}
+	s := &yaraSweeper{rules: rules, iocs: iocs, workers: workers, maxSize: maxSize, timeout: f.timeout, skipVerified: f.skipVerif}
 	if !f.noProgress && term.IsTerminal(int(os.Stderr.Fd())) {
 		s.progress = newSweepProgress(os.Stderr)
 	}
@@ -76,7 +79,7 @@ func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, e
 func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPoint string) scanner.SweepResult {
 	opts := sweep.Options{
 		Volume: volume, MountPoint: mountPoint, Rules: s.rules, IOCs: s.iocs,
-		Workers: s.workers, MaxFileSize: s.maxSize, Timeout: s.timeout,
+		Workers: s.workers, MaxFileSize: s.maxSize, Timeout: s.timeout, SkipVerified: s.skipVerified,
 	}
 	if s.progress != nil {
 		opts.Progress = s.progress.track(volume)
@@ -85,6 +88,10 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 		// A volume a Linux root mounts: SUID/SGID files and stray kernel
 		// modules are judged during the sweep's walk.
 		opts.Hooks = append(opts.Hooks, linux.NewFileHook(fsys, volume, mountPoint))
+		// Packaged files are verified against dpkg's digests in the same read.
+		if ph := linux.NewPackageHook(fsys, volume, mountPoint); ph != nil {
+			opts.Hooks = append(opts.Hooks, ph)
+		}
 	}
 	res, err := sweep.Run(ctx, fsys, opts)
 	if res == nil {
@@ -92,7 +99,7 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 	}
 	out := scanner.SweepResult{
 		Findings: res.Findings, Skipped: res.Skipped, Errors: res.Errors, Inventory: res.Inventory,
-		Files: res.Stats.Files, Bytes: res.Stats.Bytes,
+		Files: res.Stats.Files, Bytes: res.Stats.Bytes, VerifiedNotSwept: res.Stats.VerifiedNotSwept,
 	}
 	if err != nil {
 		// Interrupted: keep what was swept and say the rest was not.

@@ -49,24 +49,35 @@ type sysctlMark struct {
 
 var loadPriv = sync.OnceValues(func() (*privdata, error) {
 	p := &privdata{rules: map[string]privRule{}, paths: map[string][]string{}}
-	ents, err := signatures.List("linux/privesc-rules.txt")
-	if err != nil {
-		return nil, err
+	// The package and container checks keep their rules in files of their
+	// own, read the same way.
+	var ents []signatures.Entry
+	for _, name := range []string{"linux/privesc-rules.txt", "linux/package-rules.txt"} {
+		es, err := signatures.List(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			sev, err := report.ParseSeverity(e.Field(1))
+			if err != nil || len(e.Fields) != 5 || techniqueName(e.Field(2)) == "" {
+				return nil, fmt.Errorf("%s:%d: want rule;severity;technique;title;remedy with a technique from techniques.txt (%v)", name, e.Line, err)
+			}
+			p.rules[e.Field(0)] = privRule{e.Field(0), sev, e.Field(2), e.Field(3), e.Field(4)}
+		}
+	}
+	for _, name := range []string{"linux/privesc-paths.txt", "linux/package-paths.txt"} {
+		es, err := signatures.List(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			if len(e.Fields) < 3 {
+				return nil, fmt.Errorf("%s:%d: want check;role;value", name, e.Line)
+			}
+			ents = append(ents, e)
+		}
 	}
 	for _, e := range ents {
-		sev, err := report.ParseSeverity(e.Field(1))
-		if err != nil || len(e.Fields) != 5 || techniqueName(e.Field(2)) == "" {
-			return nil, fmt.Errorf("linux/privesc-rules.txt:%d: want rule;severity;technique;title;remedy with a technique from techniques.txt (%v)", e.Line, err)
-		}
-		p.rules[e.Field(0)] = privRule{e.Field(0), sev, e.Field(2), e.Field(3), e.Field(4)}
-	}
-	if ents, err = signatures.List("linux/privesc-paths.txt"); err != nil {
-		return nil, err
-	}
-	for _, e := range ents {
-		if len(e.Fields) < 3 {
-			return nil, fmt.Errorf("linux/privesc-paths.txt:%d: want check;role;value", e.Line)
-		}
 		// A value may hold ';' (regexes): rejoin what the list format split.
 		v := strings.Join(e.Fields[2:], ";")
 		k := e.Field(0) + ";" + e.Field(1)
@@ -88,7 +99,8 @@ var loadPriv = sync.OnceValues(func() (*privdata, error) {
 		}
 	}
 	p.allEquiv = p.set("sudo", "all-equivalent")
-	if ents, err = signatures.List("linux/cloud-agents.txt"); err != nil {
+	ents, err := signatures.List("linux/cloud-agents.txt")
+	if err != nil {
 		return nil, err
 	}
 	idx := map[string]int{}

@@ -1,0 +1,282 @@
+package linux
+
+import (
+	"context"
+	"crypto/md5"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/snapscan/snapscan/fsread/dirfs"
+	"github.com/snapscan/snapscan/report"
+	"github.com/snapscan/snapscan/scanner/sweep"
+	"github.com/snapscan/snapscan/scanner/sweep/hook"
+)
+
+// sweepPackages runs the real content sweep (no YARA rules: the hook is
+// what is tested) over root with the package hook, as cmd/snapscan wires it.
+func sweepPackages(t *testing.T, root string, skip bool) *sweep.Result {
+	t.Helper()
+	fsys, err := dirfs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ph := NewPackageHook(fsys, "test@1", "/")
+	if ph == nil {
+		t.Fatal("no dpkg database found")
+	}
+	res, err := sweep.Run(context.Background(), fsys, sweep.Options{Volume: "test@1", MountPoint: "/", Hooks: []hook.Hook{ph}, SkipVerified: skip, MaxFileSize: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func md5hex(s string) string { return fmt.Sprintf("%x", md5.Sum([]byte(s))) }
+
+const elfHead = "\x7fELF\x02\x01\x01\x00"
+
+// TestPackageRules plants one case per rule in a small dpkg root, each next
+// to its benign twin, and checks severities through the real sweep.
+func TestPackageRules(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"usr/bin/top":   elfHead + "procps top",
+		"usr/bin/ps":    elfHead + "procps ps",
+		"usr/bin/which": "#!/bin/sh\necho which\n",
+		"usr/lib/x86_64-linux-gnu/security/pam_unix.so": elfHead + "pam_unix",
+		"usr/lib/x86_64-linux-gnu/libc.so.6":            elfHead + "libc",
+		"usr/lib/x86_64-linux-gnu/libz.so.1":            elfHead + "zlib",
+		"usr/share/doc/procps/README":                   "docs\n",
+		"usr/share/doc/procps/gone":                     "gone\n",
+		"etc/procps.conf":                               "a=1\n",
+		"etc/other.conf":                                "b=1\n",
+		"usr/bin/xmrig":                                 elfHead + "xmrig",
+	}
+	pkgOf := func(p string) string {
+		switch {
+		case strings.Contains(p, "pam"):
+			return "libpam-modules"
+		case strings.Contains(p, "libc") || strings.Contains(p, "libz"):
+			return "libc6"
+		case strings.Contains(p, "xmrig"):
+			return "xmrig"
+		}
+		return "procps"
+	}
+	sums := map[string]*strings.Builder{}
+	lists := map[string]*strings.Builder{}
+	for p, c := range files {
+		if strings.HasPrefix(p, "etc/") {
+			continue
+		}
+		pk := pkgOf(p)
+		if sums[pk] == nil {
+			sums[pk], lists[pk] = &strings.Builder{}, &strings.Builder{}
+		}
+		fmt.Fprintf(sums[pk], "%s  %s\n", md5hex(c), p)
+		fmt.Fprintf(lists[pk], "/%s\n", p)
+	}
+	status := fmt.Sprintf(`Package: procps
+Status: install ok installed
+Version: 2:4.0.2-3
+Architecture: amd64
+Conffiles:
+ /etc/procps.conf %s
+ /etc/other.conf %s
+
+Package: libpam-modules
+Status: install ok installed
+Multi-Arch: same
+Version: 1.5.2-6
+Architecture: amd64
+
+Package: libc6
+Status: install ok installed
+Version: 2.36-9
+Architecture: amd64
+
+Package: xmrig
+Status: install ok installed
+Version: 6.18.1
+Architecture: amd64
+`, md5hex(files["etc/procps.conf"]), md5hex(files["etc/other.conf"]))
+	write := func(p, c string) {
+		t.Helper()
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, c := range files {
+		write(p, c)
+	}
+	write("var/lib/dpkg/status", status)
+	for pk, b := range sums {
+		name := pk
+		if pk == "libpam-modules" {
+			name += ":amd64"
+		}
+		extra := ""
+		if pk == "procps" {
+			extra = "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz  usr/bin/bad-digest-line\n"
+		}
+		write("var/lib/dpkg/info/"+name+".md5sums", b.String()+extra)
+		write("var/lib/dpkg/info/"+name+".list", lists[pk].String()+"/etc/procps.conf\n")
+	}
+	// The status file predates the plants: unowned files are "placed after".
+	old := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(filepath.Join(root, "var/lib/dpkg/status"), old, old)
+
+	// Tampering, each beside an untouched twin.
+	write("usr/bin/top", elfHead+"trojan top")                                            // modified ELF command; ps untouched
+	write("usr/bin/which", "#!/bin/sh\ncurl x | sh\n")                                    // script edited
+	write("usr/lib/x86_64-linux-gnu/security/pam_unix.so", elfHead+"pam_unix"+"backdoor") // PAM
+	write("usr/lib/x86_64-linux-gnu/libc.so.6", elfHead+"libc patched")                   // libc; libz untouched
+	write("etc/procps.conf", "a=2\n")                                                     // conffile; other.conf untouched
+	os.Remove(filepath.Join(root, "usr/share/doc/procps/gone"))                           // missing; README stays
+	write("usr/sbin/kswapd0", elfHead+"planted")                                          // unowned ELF, born after dpkg ran
+	write("usr/sbin/.x", elfHead+"hidden")                                                // unowned, hidden
+	write("usr/local/bin/tool", elfHead+"admin's own")                                    // not a system dir: twin
+	write("usr/sbin/helper.sh", "#!/bin/sh\n")                                            // unowned script: twin
+
+	res := sweepPackages(t, root, false)
+	got := map[string]report.Finding{}
+	for _, f := range res.Findings {
+		got[f.Evidence.Path] = f
+	}
+	for _, tc := range []struct {
+		path, rule string
+		sev        report.Severity
+	}{
+		{"/usr/bin/top", "pkg.modified-command", report.Critical},
+		{"/usr/lib/x86_64-linux-gnu/security/pam_unix.so", "pkg.modified-auth", report.Critical},
+		{"/usr/lib/x86_64-linux-gnu/libc.so.6", "pkg.modified-loader", report.Critical},
+		{"/usr/bin/which", "pkg.script-command", report.High},
+		{"/etc/procps.conf", "pkg.modified-conffile", report.Info},
+		{"/usr/share/doc/procps/gone", "pkg.missing", report.Low},
+		{"/usr/sbin/kswapd0", "pkg.unowned-elf-marked", report.High},
+		{"/usr/sbin/.x", "pkg.unowned-elf-marked", report.High},
+		{"/var/lib/dpkg/status", "pkg.miner-package", report.High},
+	} {
+		f, ok := got[tc.path]
+		if !ok {
+			t.Errorf("%s: no finding", tc.path)
+			continue
+		}
+		if f.Rule != tc.rule || f.Severity != tc.sev || f.Technique == "" || f.Check != PackageCheckName {
+			t.Errorf("%s: %s %s %s, want %s %s", tc.path, f.Rule, f.Severity, f.Technique, tc.rule, tc.sev)
+		}
+	}
+	top := got["/usr/bin/top"]
+	if !strings.Contains(top.Evidence.Match, md5hex(files["usr/bin/top"])) || top.Evidence.MD5 != md5hex(elfHead+"trojan top") || top.Evidence.SHA256 == "" {
+		t.Errorf("top evidence lacks a digest: %+v", top.Evidence)
+	}
+	for _, twin := range []string{"/usr/bin/ps", "/usr/lib/x86_64-linux-gnu/libz.so.1", "/etc/other.conf", "/usr/share/doc/procps/README", "/usr/local/bin/tool", "/usr/sbin/helper.sh"} {
+		if f, ok := got[twin]; ok {
+			t.Errorf("benign twin %s: %s %s", twin, f.Rule, f.Severity)
+		}
+	}
+	var badLine bool
+	for _, e := range res.Errors {
+		badLine = badLine || strings.Contains(e.Error, "procps.md5sums") && strings.Contains(e.Error, "bad MD5")
+	}
+	if !badLine {
+		t.Errorf("bad md5sums line not reported: %+v", res.Errors)
+	}
+	var inv string
+	for _, i := range res.Inventory {
+		if i.Kind == "package-verification" {
+			inv = i.Summary
+		}
+	}
+	// 9 packaged files + 2 conffiles; top, which, pam_unix, libc, procps.conf modified; one gone.
+	if inv != "dpkg: 4 packages, 11 packaged files: 5 verified, 5 modified, 1 missing, 0 not hashed (size cap or unreadable)" {
+		t.Errorf("verification summary %q", inv)
+	}
+
+	// --skip-verified: the 5 verified files are not YARA-swept, all are read.
+	skipped := sweepPackages(t, root, true)
+	if skipped.Stats.VerifiedNotSwept != 5 || skipped.Stats.Files != res.Stats.Files {
+		t.Errorf("skip-verified stats %+v vs %+v", skipped.Stats, res.Stats)
+	}
+
+	// A corrupt status file: an error naming it, the good paragraphs kept.
+	write("var/lib/dpkg/status", "garbage line\n\n"+status)
+	res = sweepPackages(t, root, false)
+	var statusErr bool
+	for _, e := range res.Errors {
+		statusErr = statusErr || strings.Contains(e.Error, "var/lib/dpkg/status") && strings.Contains(e.Error, "line 1")
+	}
+	if !statusErr || len(res.Findings) < 9 {
+		t.Errorf("corrupt status: errors %+v, %d findings", res.Errors, len(res.Findings))
+	}
+}
+
+// TestPackagesDebootstrapPlanted copies the real debootstrap bookworm tree,
+// replaces /usr/bin/ls (coreutils lists it as /bin/ls: merged /usr) by a
+// compiled ELF, appends bytes to pam_unix.so and drops a compiled "top"
+// (minbase has no procps), as perfctl does: the first two are critical with
+// the dpkg and the on-disk digest, the stray top high; the untouched tree
+// gives nothing from this hook at all.
+func TestPackagesDebootstrapPlanted(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(debootstrapCache, "var/lib/dpkg/status")); err != nil {
+		t.Skip("no debootstrap tree (TestDebootstrapBookworm builds it as root): ", err)
+	}
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc not installed")
+	}
+	clean := sweepPackages(t, debootstrapCache, false)
+	for _, f := range clean.Findings {
+		t.Errorf("untouched debootstrap: %s %s %s", f.Rule, f.Severity, f.Evidence.Path)
+	}
+	for _, e := range clean.Errors {
+		t.Errorf("untouched debootstrap: error %+v", e)
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	// Hard links: the copy costs no data; replaced files get new inodes.
+	if out, err := exec.Command("cp", "-al", debootstrapCache, root).CombinedOutput(); err != nil {
+		t.Skipf("cp -al: %v %s", err, out)
+	}
+	src := filepath.Join(t.TempDir(), "top.c")
+	os.WriteFile(src, []byte("#include <stdio.h>\nint main(void){puts(\"top\");return 0;}\n"), 0o644)
+	for _, bin := range []string{"usr/bin/ls", "usr/bin/top"} {
+		os.Remove(filepath.Join(root, bin))
+		if out, err := exec.Command(gcc, "-o", filepath.Join(root, bin), src).CombinedOutput(); err != nil {
+			t.Fatalf("gcc: %v %s", err, out)
+		}
+	}
+	pam := filepath.Join(root, "usr/lib/x86_64-linux-gnu/security/pam_unix.so")
+	data, err := os.ReadFile(pam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(pam)
+	os.WriteFile(pam, append(data, "backdoor-password"...), 0o644)
+
+	res := sweepPackages(t, root, false)
+	got := map[string]report.Finding{}
+	for _, f := range res.Findings {
+		got[f.Evidence.Path] = f
+		if f.Severity >= report.Medium && !strings.HasSuffix(f.Evidence.Path, "/ls") && !strings.HasSuffix(f.Evidence.Path, "/top") && !strings.HasSuffix(f.Evidence.Path, "pam_unix.so") {
+			t.Errorf("unexpected %s %s %s", f.Rule, f.Severity, f.Evidence.Path)
+		}
+	}
+	if f := got["/usr/bin/top"]; f.Rule != "pkg.unowned-elf-marked" || f.Severity != report.High {
+		t.Errorf("stray top: %s %s", f.Rule, f.Severity)
+	}
+	for p, rule := range map[string]string{"/usr/bin/ls": "pkg.modified-command", "/usr/lib/x86_64-linux-gnu/security/pam_unix.so": "pkg.modified-auth"} {
+		f := got[p]
+		if f.Rule != rule || f.Severity != report.Critical || !strings.Contains(f.Evidence.Match, "expected MD5 ") || f.Evidence.MD5 == "" || strings.Contains(f.Evidence.Match, f.Evidence.MD5+" (dpkg)") {
+			t.Errorf("%s: %s %s evidence %q md5 %s", p, f.Rule, f.Severity, f.Evidence.Match, f.Evidence.MD5)
+		}
+	}
+}
