@@ -182,6 +182,15 @@ if ! skipped sweep; then
 		row "2 sweep" "snapscan scan (checks + SHA-256/MD5 + YARA, every file)" "$s" "$(rss_mib "$work/s-snap")" "$(ratio "$s" "$floor") of floor"
 		notes+=("sweep throughput: $(awk -v m="$tree_mib" -v t="$s" 'BEGIN {printf "%.0f", m/t}') MiB/s of file data ($tree_mib MiB in $nfiles files), checks included")
 		"$SNAPSCAN" scan -f json -o "$work/snap.json" "$base" >/dev/null 2>&1 || true
+		# Package verification (dpkg MD5 of every packaged file, from the same read) and what --skip-verified
+		# saves: the same scan without verification, and with YARA skipped on verified files.
+		if reps "$REPS" "$work/s-nover" "$SNAPSCAN" scan --verify-packages=false -f json -o /dev/null "$base" &&
+			reps "$REPS" "$work/s-skipv" "$SNAPSCAN" scan --skip-verified -f json -o "$work/skipv.json" "$base"; then
+			nv=$(secs "$work/s-nover") sv=$(secs "$work/s-skipv")
+			nskip=$(jq -r '.[0].stats.files_verified_not_swept // 0' "$work/skipv.json" 2>/dev/null || echo "?")
+			row "2 sweep" "  the same with --verify-packages=false (no dpkg verification)" "$nv" "$(rss_mib "$work/s-nover")" "verification costs $(ratio "$s" "$nv")"
+			row "2 sweep" "  the same with --skip-verified (YARA only on files not verified)" "$sv" "$(rss_mib "$work/s-skipv")" "$(ratio "$sv" "$s") of full; $nskip files not YARA-swept"
+		fi
 	fi
 	if ! is_root; then
 		say "part 2: not root: skipping the mount -o loop,ro + find + yara comparison"

@@ -32,6 +32,7 @@ type sweepFlags struct {
 	timeout     time.Duration
 	noProgress  bool
 	skipVerif   bool
+	verifyPkgs  bool
 }
 
 func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
@@ -40,6 +41,7 @@ func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
 	fl.StringVar(&f.maxFileSize, "max-file-size", "64MiB", "files larger than this are not content-scanned and are listed as skipped (e.g. 16MiB, 1GiB)")
 	fl.DurationVar(&f.timeout, "file-timeout", sweep.DefaultTimeout, "YARA time limit per file (at least 1s)")
 	fl.BoolVar(&f.skipVerif, "skip-verified", false, "do not YARA-scan files whose bytes match their package's recorded digest (dpkg MD5); they are still hashed, verified and counted in the report")
+	fl.BoolVar(&f.verifyPkgs, "verify-packages", true, "check every packaged file against dpkg's recorded MD5 during the sweep (same read; =false only to measure its cost)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar (it is shown only when standard error is a terminal)")
 }
 
@@ -53,6 +55,7 @@ type yaraSweeper struct {
 	timeout      time.Duration
 	progress     *sweepProgress
 	skipVerified bool
+	verifyPkgs   bool
 }
 
 func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, error) {
@@ -69,7 +72,7 @@ func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, e
 	if err != nil {
 		return nil, err
 	}
-	s := &yaraSweeper{rules: rules, iocs: iocs, workers: workers, maxSize: maxSize, timeout: f.timeout, skipVerified: f.skipVerif}
+	s := &yaraSweeper{rules: rules, iocs: iocs, workers: workers, maxSize: maxSize, timeout: f.timeout, skipVerified: f.skipVerif, verifyPkgs: f.verifyPkgs}
 	if !f.noProgress && term.IsTerminal(int(os.Stderr.Fd())) {
 		s.progress = newSweepProgress(os.Stderr)
 	}
@@ -89,7 +92,7 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 		// modules are judged during the sweep's walk.
 		opts.Hooks = append(opts.Hooks, linux.NewFileHook(fsys, volume, mountPoint))
 		// Packaged files are verified against dpkg's digests in the same read.
-		if ph := linux.NewPackageHook(fsys, volume, mountPoint); ph != nil {
+		if ph := linux.NewPackageHook(fsys, volume, mountPoint); ph != nil && s.verifyPkgs {
 			opts.Hooks = append(opts.Hooks, ph)
 		}
 	}
