@@ -30,5 +30,6 @@ func Checks() []check.Check {
 		RenamedTools{},
 		History{},
 		Timestomp{},
+		Containers{},
 	}
 }

@@ -68,7 +68,7 @@ func TestChecksRegistry(t *testing.T) {
 		}
 		seen[c.Name()] = true
 	}
-	if len(seen) != 25 {
+	if len(seen) != 26 {
 		t.Errorf("%d checks registered", len(seen))
 	}
 }

@@ -1,0 +1,244 @@
+package linux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/snapscan/snapscan/artifact/docker"
+	"github.com/snapscan/snapscan/report"
+	"github.com/snapscan/snapscan/scanner/check"
+)
+
+// Containers reads the container runtimes' state on disk (Docker's
+// config.v2.json and hostconfig.json, rootful and rootless), inventories
+// every container as an autostart and judges its command, image and how
+// much of the host it reaches.
+type Containers struct{}
+
+func (Containers) Name() string { return "containers" }
+func (Containers) OS() string   { return "linux" }
+
+func (c Containers) Run(ctx context.Context, t *check.Target, out check.Sink) error {
+	r := newRun(c.Name(), t, out)
+	p := priv()
+	roots := r.expandGlobsIn(p.list("container", "docker-root"), peopleHomes(t))
+	for _, root := range roots {
+		dir := path.Join(root, "containers")
+		for _, e := range capEntries(r, dir, r.readDirQuiet(dir)) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if e.IsDir() {
+				r.dockerContainer(root, path.Join(dir, e.Name()))
+			}
+		}
+	}
+	return nil
+}
+
+// readState reads one state file with docker's cap: a file claiming to be
+// larger is reported and not parsed (never read beyond the cap).
+func (r *run) readState(p string) (*check.File, bool) {
+	f, err := check.ReadFileMax(r.t, p, docker.MaxStateFile)
+	if err != nil {
+		if f == nil && absent(err) {
+			return nil, true
+		}
+		if errors.Is(err, check.ErrTooLarge) {
+			err = fmt.Errorf("larger than %d bytes: not parsed", docker.MaxStateFile)
+		}
+		r.out.Error(p, fmt.Errorf("%s: %s: %w", r.t.Volume, p, err))
+		return nil, false
+	}
+	return f, true
+}
+
+func (r *run) dockerContainer(root, dir string) {
+	cfgPath := path.Join(dir, "config.v2.json")
+	cfg, _ := r.readState(cfgPath)
+	if cfg == nil {
+		return // absent (nothing the daemon would start) or reported
+	}
+	var hostData []byte
+	if h, _ := r.readState(path.Join(dir, "hostconfig.json")); h != nil {
+		hostData = h.Data
+	}
+	c, err := docker.Parse(cfg.Data, hostData)
+	if err != nil {
+		r.out.Error(cfgPath, fmt.Errorf("%s: %s: %w", r.t.Volume, cfgPath, err))
+		if c == nil {
+			return
+		}
+	}
+	layer := r.dockerLayer(root, c)
+	r.judgeContainer(cfg, c, "docker", layer)
+}
+
+// dockerLayer is where the container's own files lie (the content sweep
+// reads them like any other): overlay2/<mount-id>/diff.
+func (r *run) dockerLayer(root string, c *docker.Container) string {
+	if c.Driver == "" {
+		return ""
+	}
+	f := r.read(path.Join(root, "image", c.Driver, "layerdb", "mounts", c.ID, "mount-id"))
+	if f == nil {
+		return ""
+	}
+	id := strings.TrimSpace(string(f.Data))
+	if id == "" || strings.ContainsAny(id, "/\x00") {
+		return ""
+	}
+	return path.Join(root, c.Driver, id, "diff")
+}
+
+// minerImage says the image repository is a known miner.
+func minerImage(image string) bool {
+	repo := strings.ToLower(image)
+	if i := strings.LastIndex(repo, "@"); i >= 0 {
+		repo = repo[:i]
+	}
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	repo = strings.TrimPrefix(strings.TrimPrefix(repo, "docker.io/"), "library/")
+	for _, m := range priv().list("container", "miner-image") {
+		if repo == m {
+			return true
+		}
+	}
+	return false
+}
+
+// containerAccess names what of the host a container reaches.
+type containerAccess struct {
+	rootRW bool     // writable bind of /
+	risks  []string // every setting worth naming
+	severe []string // the settings that make container.risky
+}
+
+func accessOf(c *docker.Container) containerAccess {
+	var a containerAccess
+	sensitive := priv().set("container", "sensitive-bind")
+	if c.Privileged {
+		a.risks = append(a.risks, "privileged")
+		a.severe = append(a.severe, "privileged")
+	}
+	for _, cp := range c.CapAdd {
+		if cp = strings.TrimPrefix(strings.ToUpper(cp), "CAP_"); cp == "SYS_ADMIN" || cp == "ALL" || cp == "SYS_MODULE" || cp == "SYS_PTRACE" {
+			a.risks = append(a.risks, "cap-add "+cp)
+			a.severe = append(a.severe, "cap-add "+cp)
+		}
+	}
+	for _, m := range c.Mounts {
+		src := docker.HostSource(m)
+		if !sensitive[src] {
+			continue
+		}
+		mode := "ro"
+		if m.RW {
+			mode = "rw"
+			a.severe = append(a.severe, "writable bind of "+src)
+			a.rootRW = a.rootRW || src == "/"
+		} else if strings.HasSuffix(src, ".sock") {
+			// A read-only bind of a socket still lets the container talk to it.
+			a.severe = append(a.severe, "bind of "+src)
+		}
+		a.risks = append(a.risks, fmt.Sprintf("bind %s:%s (%s)", src, m.Destination, mode))
+	}
+	if c.PidMode == "host" {
+		a.risks = append(a.risks, "host PID namespace")
+	}
+	if c.NetworkMode == "host" {
+		a.risks = append(a.risks, "host network")
+	}
+	if c.IpcMode == "host" {
+		a.risks = append(a.risks, "host IPC")
+	}
+	return a
+}
+
+func (r *run) judgeContainer(cfg *check.File, c *docker.Container, runtime, layer string) {
+	name := c.Name
+	if name == "" {
+		name = c.ID[:min(len(c.ID), 12)]
+	}
+	cmd := c.Command()
+	if cmd == "" {
+		cmd = strings.Join(append(append([]string{}, c.Entry...), c.Cmd...), " ")
+	}
+	a := accessOf(c)
+	var mounts []string
+	for _, m := range c.Mounts {
+		mode := "ro"
+		if m.RW {
+			mode = "rw"
+		}
+		mounts = append(mounts, fmt.Sprintf("%s:%s:%s", nonEmptyStr(m.Source, m.Type), m.Destination, mode))
+	}
+	fields := map[string]string{
+		"runtime": runtime, "id": c.ID, "name": name, "image": c.Image, "command": cmd, "restart": nonEmptyStr(c.Restart, "no"),
+		"privileged": fmt.Sprint(c.Privileged), "mounts": strings.Join(mounts, " "), "pid": c.PidMode, "network": c.NetworkMode,
+		"running": fmt.Sprint(c.Running),
+	}
+	if len(a.risks) > 0 {
+		fields["risks"] = strings.Join(a.risks, ", ")
+	}
+	if layer != "" {
+		fields["layer"] = layer
+	}
+	r.inventory("container", cfg.Evidence.Path, 0, fmt.Sprintf("%s %s (%s): %s", runtime, name, c.Image, cmd), fields)
+
+	// Image, command and environment are all places a miner's options land.
+	judged := cmd + " " + c.Image + " " + strings.Join(c.Env, " ")
+	v := JudgeCommand(judged)
+	miner := minerImage(c.Image)
+	high := miner || len(v.Markers) > 0 || len(v.Rules) > 0 && v.Rules[0].Severity >= report.High
+	ev := cfg.Evidence
+	ev.Match = oneLine(cmd)
+	var why []string
+	for _, rule := range v.Rules {
+		why = append(why, rule.Title)
+	}
+	for _, m := range v.Markers {
+		why = append(why, m.Family+" marker "+m.Pattern)
+	}
+	if miner {
+		why = append(why, "known miner image "+c.Image)
+	}
+	desc := fmt.Sprintf("%s container %s (id %s), image %s, restart policy %s; command: %s.", runtime, name, c.ID, c.Image, nonEmptyStr(c.Restart, "no"), oneLine(cmd))
+	if len(a.risks) > 0 {
+		desc += " Host access: " + strings.Join(a.risks, ", ") + "."
+	}
+	if len(why) > 0 {
+		desc += " Matched: " + strings.Join(why, "; ") + "."
+	}
+	if layer != "" {
+		desc += " Its files: " + layer + " (swept with the rest of the volume)."
+	}
+	kv := []string{"name", name, "image", nonEmptyStr(c.Image, c.ImageID)}
+	hostRoot := c.Privileged && a.rootRW
+	switch {
+	case hostRoot && high:
+		r.emit("container.host-root-miner", ev, desc, kv...)
+	case hostRoot && c.AutoRestart():
+		r.emit("container.host-root-autostart", ev, desc, kv...)
+	case high:
+		r.emit("container.miner", ev, desc, kv...)
+	case v.Suspicious():
+		r.emit("container.command", ev, desc, kv...)
+	case len(a.severe) > 0:
+		sort.Strings(a.severe)
+		r.emit("container.risky", ev, desc, append(kv, "why", strings.Join(a.severe, ", "))...)
+	}
+}
+
+func nonEmptyStr(s, dflt string) string {
+	if s == "" {
+		return dflt
+	}
+	return s
+}

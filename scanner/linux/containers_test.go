@@ -1,0 +1,167 @@
+package linux
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/snapscan/snapscan/fsread/dirfs"
+	"github.com/snapscan/snapscan/report"
+	"github.com/snapscan/snapscan/scanner/check"
+)
+
+// copyFixture puts artifact/docker's fixture (written in moby's layout) into
+// a container state directory named by its ID.
+func copyFixture(t *testing.T, root, dataRoot, fixture string) string {
+	t.Helper()
+	src := filepath.Join("..", "..", "artifact", "docker", "testdata", fixture)
+	cfg, err := os.ReadFile(filepath.Join(src, "config.v2.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := string(cfg[strings.Index(string(cfg), `"ID":"`)+6:][:64])
+	dir := filepath.Join(root, dataRoot, "containers", id)
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "config.v2.json"), cfg, 0o644)
+	host, _ := os.ReadFile(filepath.Join(src, "hostconfig.json"))
+	os.WriteFile(filepath.Join(dir, "hostconfig.json"), host, 0o644)
+	return id
+}
+
+func runContainers(t *testing.T, root string) *sink {
+	t.Helper()
+	fsys, err := dirfs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{}
+	if err := (Containers{}).Run(context.Background(), &check.Target{FS: fsys, Volume: "test@1", OS: "linux"}, s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// The miner container (privileged, / bound rw, restart always, chroot /host
+// and a download in its command) is critical and names its layer; nginx and
+// node-exporter are inventoried with their settings and stay below medium.
+func TestContainersDocker(t *testing.T) {
+	root := t.TempDir()
+	nginx := copyFixture(t, root, "var/lib/docker", "nginx")
+	nodeexp := copyFixture(t, root, "var/lib/docker", "node-exporter")
+	miner := copyFixture(t, root, "var/lib/docker", "miner")
+	mountID := "9d3b6f0a1c2e4f6a8b0c2d4e6f8a0b1c3d5e7f9a1b3c5d7e9f0a2b4c6d8e0f1a"
+	mdir := filepath.Join(root, "var/lib/docker/image/overlay2/layerdb/mounts", miner)
+	os.MkdirAll(mdir, 0o755)
+	os.WriteFile(filepath.Join(mdir, "mount-id"), []byte(mountID), 0o644)
+	// Rootless Docker of a user: the same files below ~/.local/share/docker.
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n"), 0o644)
+	rootless := copyFixture(t, root, "home/alice/.local/share/docker", "miner")
+	// Bad input: a broken config beside them, and a 1 GiB sparse one.
+	bad := filepath.Join(root, "var/lib/docker/containers/bad")
+	os.MkdirAll(bad, 0o755)
+	os.WriteFile(filepath.Join(bad, "config.v2.json"), []byte(`{"ID":`), 0o644)
+	huge := filepath.Join(root, "var/lib/docker/containers/huge")
+	os.MkdirAll(huge, 0o755)
+	f, _ := os.Create(filepath.Join(huge, "config.v2.json"))
+	f.Truncate(1 << 30)
+	f.Close()
+
+	s := runContainers(t, root)
+	byPath := map[string]report.Finding{}
+	for _, f := range s.findings {
+		byPath[f.Evidence.Path] = f
+	}
+	cfgOf := func(dataRoot, id string) string { return "/" + dataRoot + "/containers/" + id + "/config.v2.json" }
+	m := byPath[cfgOf("var/lib/docker", miner)]
+	if m.Rule != "container.host-root-miner" || m.Severity != report.Critical || m.Technique != "T1611" ||
+		!strings.Contains(m.Description, "/var/lib/docker/overlay2/"+mountID+"/diff") || !strings.Contains(m.Evidence.Match, "chroot /host") {
+		t.Errorf("miner: %s %s %q", m.Rule, m.Severity, m.Description)
+	}
+	if f := byPath[cfgOf("home/alice/.local/share/docker", rootless)]; f.Severity != report.Critical {
+		t.Errorf("rootless miner: %s %s", f.Rule, f.Severity)
+	}
+	for _, id := range []string{nginx, nodeexp} {
+		if f, ok := byPath[cfgOf("var/lib/docker", id)]; ok && f.Severity >= report.Medium {
+			t.Errorf("benign container %s: %s %s", id, f.Rule, f.Severity)
+		}
+	}
+	inv := map[string]report.InventoryItem{}
+	for _, i := range s.inv {
+		if i.Kind == "container" {
+			inv[i.Fields["name"]] = i
+		}
+	}
+	if ne := inv["node-exporter"]; !strings.Contains(ne.Fields["risks"], "bind /:/host (ro)") || !strings.Contains(ne.Fields["risks"], "host PID namespace") ||
+		ne.Fields["restart"] != "unless-stopped" || ne.Fields["image"] != "quay.io/prometheus/node-exporter:latest" {
+		t.Errorf("node-exporter inventory %+v", ne.Fields)
+	}
+	if w := inv["web"]; w.Fields["mounts"] != "/srv/www:/usr/share/nginx/html:ro" || w.Fields["risks"] != "" {
+		t.Errorf("nginx inventory %+v", w.Fields)
+	}
+	if k := inv["kube-sync"]; k.Fields["layer"] == "" || k.Fields["privileged"] != "true" {
+		t.Errorf("miner inventory %+v", k.Fields)
+	}
+	var badErr, hugeErr bool
+	for _, e := range s.errs {
+		badErr = badErr || strings.Contains(e, "containers/bad/config.v2.json")
+		hugeErr = hugeErr || strings.Contains(e, "containers/huge/config.v2.json") && strings.Contains(e, "larger than")
+	}
+	if !badErr || !hugeErr || len(s.errs) != 2 {
+		t.Errorf("errors %v", s.errs)
+	}
+}
+
+// The rules one at a time, each with a benign twin.
+func TestContainerRules(t *testing.T) {
+	base := `{"ID":"%s","Name":"/%s","Driver":"overlay2","Path":"%s","Args":[],"Config":{"Image":"%s"},"State":{"Running":true}}`
+	cases := []struct {
+		name, image, cmd, host, rule string
+		sev                          report.Severity
+	}{
+		{"xmr", "xmrig/xmrig:latest", "xmrig", `{"RestartPolicy":{"Name":"always"}}`, "container.miner", report.High},
+		{"img-twin", "nginx:latest", "nginx", `{"RestartPolicy":{"Name":"always"}}`, "", 0},
+		{"priv-root", "alpine", "sleep", `{"Privileged":true,"Binds":["/:/host"],"RestartPolicy":{"Name":"always"}}`, "container.host-root-autostart", report.High},
+		{"priv-root-norestart", "alpine", "sleep", `{"Privileged":true,"Binds":["/:/host"],"RestartPolicy":{"Name":"no"}}`, "container.risky", report.Low},
+		{"sock", "portainer/portainer-ce", "/portainer", `{"Binds":["/var/run/docker.sock:/var/run/docker.sock"],"RestartPolicy":{"Name":"always"}}`, "container.risky", report.Low},
+		{"etc-ro", "fluentd", "fluentd", `{"Binds":["/etc:/host/etc:ro"],"RestartPolicy":{"Name":"always"}}`, "", 0},
+	}
+	root := t.TempDir()
+	for i, c := range cases {
+		id := strings.Repeat(string(rune('a'+i)), 64)
+		dir := filepath.Join(root, "var/lib/docker/containers", id)
+		os.MkdirAll(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, "config.v2.json"), []byte(jsonf(base, id, c.name, c.cmd, c.image)), 0o644)
+		os.WriteFile(filepath.Join(dir, "hostconfig.json"), []byte(c.host), 0o644)
+	}
+	s := runContainers(t, root)
+	got := map[string]report.Finding{}
+	for _, f := range s.findings {
+		got[f.Evidence.Path] = f
+	}
+	for i, c := range cases {
+		id := strings.Repeat(string(rune('a'+i)), 64)
+		f, ok := got["/var/lib/docker/containers/"+id+"/config.v2.json"]
+		if c.rule == "" {
+			if ok {
+				t.Errorf("%s: unexpected %s %s", c.name, f.Rule, f.Severity)
+			}
+			continue
+		}
+		if f.Rule != c.rule || f.Severity != c.sev {
+			t.Errorf("%s: %s %s, want %s %s", c.name, f.Rule, f.Severity, c.rule, c.sev)
+		}
+	}
+	if len(s.errs) != 0 {
+		t.Errorf("errors %v", s.errs)
+	}
+}
+
+func jsonf(format string, args ...string) string {
+	for _, a := range args {
+		format = strings.Replace(format, "%s", a, 1)
+	}
+	return format
+}
