@@ -57,11 +57,18 @@ func (c *Container) Command() string {
 	return strings.TrimSpace(strings.Join(append([]string{c.Path}, c.Args...), " "))
 }
 
+// Restart policies of containers other runtimes start: the kubelet keeps
+// a pod's containers running, containerd's restart monitor those labelled.
+const (
+	RestartKubelet    = "kubelet"
+	RestartContainerd = "containerd-restart-monitor"
+)
+
 // AutoRestart says the daemon starts the container again by itself (at boot
 // or when it exits): the container is an autostart.
 func (c *Container) AutoRestart() bool {
 	switch c.Restart {
-	case "always", "unless-stopped", "on-failure":
+	case "always", "unless-stopped", "on-failure", RestartKubelet, RestartContainerd:
 		return true
 	}
 	return false

