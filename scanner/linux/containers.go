@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/snapscan/snapscan/artifact/containerd"
 	"github.com/snapscan/snapscan/artifact/docker"
+	"github.com/snapscan/snapscan/artifact/k8s"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner/check"
 )
@@ -41,7 +43,74 @@ func (c Containers) Run(ctx context.Context, t *check.Target, out check.Sink) er
 	if mp := p.list("container", "containerd-meta"); len(mp) > 0 {
 		r.containerdMeta(mp[0])
 	}
+	r.staticPods(ctx)
 	return nil
+}
+
+// staticPods reads the manifests the kubelet starts by itself: the
+// standard directory and the staticPodPath of its config.
+func (r *run) staticPods(ctx context.Context) {
+	p := priv()
+	dirs := append([]string{}, p.list("container", "static-pod-dir")...)
+	for _, cfg := range p.list("container", "kubelet-config") {
+		if f := r.read(cfg); f != nil {
+			sp, err := k8s.StaticPodPath(f.Data)
+			if err != nil {
+				r.out.Error(cfg, fmt.Errorf("%s: %s: %w", r.t.Volume, cfg, err))
+			} else if sp != "" && !slices.Contains(dirs, path.Clean(sp)) {
+				dirs = append(dirs, path.Clean(sp))
+			}
+		}
+	}
+	for _, dir := range dirs {
+		for _, e := range capEntries(r, dir, r.readDirQuiet(dir)) {
+			if ctx.Err() != nil || e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+				continue // the kubelet skips dot files too
+			}
+			mp := path.Join(dir, e.Name())
+			f, err := check.ReadFileMax(r.t, mp, k8s.MaxManifest)
+			if err != nil {
+				r.out.Error(mp, fmt.Errorf("%s: %s: %w", r.t.Volume, mp, err))
+				continue
+			}
+			pods, err := k8s.ParseManifest(f.Data)
+			if err != nil {
+				r.out.Error(mp, fmt.Errorf("%s: %s: %w", r.t.Volume, mp, err))
+			}
+			for _, pod := range pods {
+				for _, c := range pod.Containers {
+					r.judgeContainer(f, fromPod(pod, c), "static pod", "")
+				}
+			}
+		}
+	}
+}
+
+func fromPod(p k8s.Pod, c k8s.Container) *docker.Container {
+	d := &docker.Container{ID: p.Namespace + "/" + p.Name + "/" + c.Name, Name: p.Name + "/" + c.Name, Image: c.Image,
+		Env: c.Env, Privileged: c.Privileged, CapAdd: c.CapAdd}
+	args := append(append([]string{}, c.Command...), c.Args...)
+	if len(args) > 0 {
+		d.Path, d.Args = args[0], args[1:]
+	}
+	if p.RestartPolicy != "Never" {
+		d.Restart = docker.RestartKubelet
+	}
+	for _, m := range c.Mounts {
+		if m.HostPath != "" {
+			d.Mounts = append(d.Mounts, docker.Mount{Type: "bind", Source: m.HostPath, Destination: m.MountPath, RW: !m.ReadOnly})
+		}
+	}
+	if p.HostPID {
+		d.PidMode = "host"
+	}
+	if p.HostNetwork {
+		d.NetworkMode = "host"
+	}
+	if p.HostIPC {
+		d.IpcMode = "host"
+	}
+	return d
 }
 
 // containerdMeta reads containerd's bbolt database from a bounded temporary

@@ -233,3 +233,32 @@ func TestContainersContainerd(t *testing.T) {
 		t.Errorf("truncated meta.db: errors %v, inventory %d", s.errs, len(s.inv))
 	}
 }
+
+// Static pods: kubeadm's kube-apiserver (host network, read-only cert
+// binds) stays below medium; a privileged pod with / bound and a download
+// in its command is critical; a staticPodPath elsewhere is followed.
+func TestContainersStaticPods(t *testing.T) {
+	root := t.TempDir()
+	src := filepath.Join("..", "..", "artifact", "k8s", "testdata")
+	api, _ := os.ReadFile(filepath.Join(src, "kube-apiserver.yaml"))
+	bad, _ := os.ReadFile(filepath.Join(src, "kube-sync.yaml"))
+	for p, data := range map[string][]byte{
+		"etc/kubernetes/manifests/kube-apiserver.yaml": api,
+		"etc/kubernetes/manifests/.swp":                bad, // the kubelet skips dot files
+		"etc/kubernetes/manifests/broken.yaml":         []byte("kind: Pod\nspec: [\n"),
+		"var/lib/kubelet/config.yaml":                  []byte("kind: KubeletConfiguration\nstaticPodPath: /opt/pods\n"),
+		"opt/pods/kube-sync.yaml":                      bad,
+	} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), data, 0o644)
+	}
+	s := runContainers(t, root)
+	if len(s.findings) != 1 || s.findings[0].Rule != "container.host-root-miner" || s.findings[0].Evidence.Path != "/opt/pods/kube-sync.yaml" {
+		for _, f := range s.findings {
+			t.Errorf("finding %s %s %s", f.Rule, f.Severity, f.Evidence.Path)
+		}
+	}
+	if len(s.inv) != 2 || len(s.errs) != 1 || !strings.Contains(s.errs[0], "broken.yaml") {
+		t.Errorf("inventory %d, errors %v", len(s.inv), s.errs)
+	}
+}
