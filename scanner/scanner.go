@@ -279,6 +279,7 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 	for i := range r.Targets {
 		sort.Strings(r.Targets[i].Checks)
 	}
+	linkContainerLayers(r)
 }
 
 // runCheck contains a check's panic: one broken check, or one hostile file
