@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/snapscan/snapscan/artifact/apk"
 	"github.com/snapscan/snapscan/artifact/dpkg"
 	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/report"
@@ -28,7 +29,7 @@ const maxPackageDB = 256 << 20
 // pkgFile is what dpkg recorded about one packaged path.
 type pkgFile struct {
 	pkg      int      // index in PackageHook.pkgs
-	md5      []string // more than one when packages share the path
+	sums     []string // recorded digests (PackageHook.algo); more than one when packages share the path
 	conffile bool
 	listed   bool // in the package's .list: dpkg put it on disk (path-exclude filters it out otherwise)
 }
@@ -39,8 +40,8 @@ type seenFile struct {
 	kind string // "elf", "script" or ""
 }
 
-// PackageHook verifies every packaged file of a dpkg root against dpkg's
-// recorded MD5 during the content sweep's one read, and judges the files of
+// PackageHook verifies every packaged file of a dpkg or apk root against
+// the digest its package manager recorded (dpkg MD5, apk SHA-1) during the content sweep's one read, and judges the files of
 // system directories that no package owns. It also answers hook.Verifier,
 // so --skip-verified can leave YARA out for files whose bytes are the
 // package's.
@@ -48,13 +49,15 @@ type PackageHook struct {
 	fsys       fsread.FS
 	volume, mp string
 
-	pkgs    []dpkg.Package
+	pkgs    []dpkg.Package      // apk's packages are stated in the same record
 	files   map[string]*pkgFile // by OS path, /usr alias applied
 	owned   map[string]int      // every path a .list names (/usr alias applied) -> package index
 	aliases map[string]string   // "/bin/" -> "/usr/bin/"
 	dbTime  time.Time           // mtime of the status file: the last package operation
 	loadErr []report.ScanError
 	statusP string // in-volume path of the status file
+	manager string // "dpkg" or "apk"
+	algo    string // the digest the manager records: "MD5" (dpkg) or "SHA-1" (apk)
 
 	mu         sync.Mutex
 	seen       map[string]bool
@@ -64,10 +67,34 @@ type PackageHook struct {
 	unverified int // packaged files the sweep could not hash (size cap, read error)
 }
 
-// NewPackageHook reads the dpkg database the volume holds; nil when it holds
-// none (not a dpkg root, or /var on another volume).
+// NewPackageHook reads the package database the volume holds (dpkg, else
+// apk); nil when it holds none (no such root, or the database on another
+// volume).
 func NewPackageHook(fsys fsread.FS, volume, mountPoint string) *PackageHook {
-	h := &PackageHook{fsys: fsys, volume: volume, mp: mountPoint, files: map[string]*pkgFile{}, owned: map[string]int{}, aliases: map[string]string{}, seen: map[string]bool{}}
+	if h := newDpkgHook(fsys, volume, mountPoint); h != nil {
+		return h
+	}
+	return newApkHook(fsys, volume, mountPoint)
+}
+
+func newHook(fsys fsread.FS, volume, mountPoint, manager, algo string) *PackageHook {
+	return &PackageHook{fsys: fsys, volume: volume, mp: mountPoint, manager: manager, algo: algo,
+		files: map[string]*pkgFile{}, owned: map[string]int{}, aliases: map[string]string{}, seen: map[string]bool{}}
+}
+
+// digest is the file's digest in the algorithm the manager records.
+func (h *PackageHook) digest(f hook.File) string {
+	if h.algo == "SHA-1" {
+		return f.SHA1
+	}
+	return f.MD5
+}
+
+// WantSHA1 asks the sweep for SHA-1 when the manager records it (apk).
+func (h *PackageHook) WantSHA1() bool { return h.algo == "SHA-1" }
+
+func newDpkgHook(fsys fsread.FS, volume, mountPoint string) *PackageHook {
+	h := newHook(fsys, volume, mountPoint, "dpkg", "MD5")
 	p := priv()
 	dir := h.volPath(p.list("pkg", "dpkg-dir")[0])
 	if dir == "" {
@@ -82,15 +109,7 @@ func NewPackageHook(fsys fsread.FS, volume, mountPoint string) *PackageHook {
 		return nil
 	}
 	h.dbTime = st.Meta.Mtime
-	if h.mp == "/" {
-		for _, d := range p.list("pkg", "usr-alias") {
-			if fi, err := fsys.Lstat(d); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-				if tgt, err := fsys.ReadLink(d); err == nil && path.Clean("/"+strings.TrimPrefix(tgt, "/")) == "/usr/"+d {
-					h.aliases["/"+d+"/"] = "/usr/" + d + "/"
-				}
-			}
-		}
-	}
+	h.findAliases()
 	pkgs, errs := dpkg.ParseStatus(st.Data)
 	for _, e := range errs {
 		s.Error(h.statusP, fmt.Errorf("%s: %s: %w", volume, h.statusP, e))
@@ -157,11 +176,11 @@ func NewPackageHook(fsys fsread.FS, volume, mountPoint string) *PackageHook {
 
 func (h *PackageHook) add(p string, pkg int, sum string, conffile bool) {
 	if f := h.files[p]; f != nil {
-		f.md5 = append(f.md5, sum)
+		f.sums = append(f.sums, sum)
 		f.conffile = f.conffile || conffile
 		return
 	}
-	h.files[p] = &pkgFile{pkg: pkg, md5: []string{sum}, conffile: conffile}
+	h.files[p] = &pkgFile{pkg: pkg, sums: []string{sum}, conffile: conffile}
 }
 
 // canon names a packaged path the way the walk sees it: on a merged-/usr
@@ -196,7 +215,7 @@ func (h *PackageHook) File(f hook.File) {
 	kind := headKind(f.Head)
 	f.Head = nil // only valid during the call
 	if pf == nil {
-		if _, own := h.owned[f.OSPath]; kind != "elf" || own || !underAny(f.OSPath, h.systemDirs()) {
+		if _, own := h.owned[f.OSPath]; kind != "elf" || own || !underAny(f.OSPath, h.systemDirs()) || matchBase(priv().list("pkg", "unowned-skip"), path.Dir(f.OSPath)) {
 			return
 		}
 		h.mu.Lock()
@@ -208,9 +227,9 @@ func (h *PackageHook) File(f hook.File) {
 	defer h.mu.Unlock()
 	h.seen[f.OSPath] = true
 	switch {
-	case f.MD5 == "":
+	case h.digest(f) == "":
 		h.unverified++
-	case contains(pf.md5, f.MD5):
+	case contains(pf.sums, h.digest(f)):
 		h.verified++
 	default:
 		h.modified = append(h.modified, seenFile{f, kind})
@@ -220,7 +239,7 @@ func (h *PackageHook) File(f hook.File) {
 // Verified says the file's bytes are those its package recorded.
 func (h *PackageHook) Verified(f hook.File) bool {
 	pf := h.files[f.OSPath]
-	return pf != nil && f.MD5 != "" && contains(pf.md5, f.MD5)
+	return pf != nil && h.digest(f) != "" && contains(pf.sums, h.digest(f))
 }
 
 func contains(l []string, s string) bool {
@@ -263,9 +282,9 @@ func (h *PackageHook) Done() ([]report.Finding, []report.InventoryItem, []report
 		base := path.Base(m.f.OSPath)
 		ev := r.metaEvidence(m.f.Path, m.f.Meta)
 		ev.MD5, ev.SHA256 = m.f.MD5, m.f.SHA256
-		ev.Match = "expected MD5 " + strings.Join(pf.md5, " or ") + " (dpkg), on disk MD5 " + m.f.MD5
-		desc := fmt.Sprintf("%s belongs to %s %s (%s); dpkg recorded MD5 %s, the file on disk has MD5 %s (SHA-256 %s).",
-			m.f.OSPath, pk.Name, pk.Version, pk.Architecture, strings.Join(pf.md5, " or "), m.f.MD5, m.f.SHA256)
+		ev.Match = "expected " + h.algo + " " + strings.Join(pf.sums, " or ") + " (" + h.manager + "), on disk " + h.algo + " " + h.digest(m.f)
+		desc := fmt.Sprintf("%s belongs to %s %s (%s); %s recorded %s %s, the file on disk has %s %s (SHA-256 %s).",
+			m.f.OSPath, pk.Name, pk.Version, pk.Architecture, h.manager, h.algo, strings.Join(pf.sums, " or "), h.algo, h.digest(m.f), m.f.SHA256)
 		rule := "pkg.modified-file"
 		switch {
 		case pf.conffile:
@@ -311,7 +330,7 @@ func (h *PackageHook) Done() ([]report.Finding, []report.InventoryItem, []report
 		ev := report.Evidence{Volume: h.volume, Path: l[0]}
 		shown := l[:min(len(l), 5)]
 		ev.Match = strings.Join(shown, " ")
-		desc := fmt.Sprintf("%d file(s) that dpkg installed for %s %s are gone: %s", len(l), pk.Name, pk.Version, strings.Join(shown, ", "))
+		desc := fmt.Sprintf("%d file(s) that %s installed for %s %s are gone: %s", len(l), h.manager, pk.Name, pk.Version, strings.Join(shown, ", "))
 		if len(l) > len(shown) {
 			desc += ", …"
 		}
@@ -336,7 +355,7 @@ func (h *PackageHook) Done() ([]report.Finding, []report.InventoryItem, []report
 		if !h.dbTime.IsZero() && born.After(h.dbTime) {
 			why = append(why, "placed after the last package operation ("+h.dbTime.UTC().Format(time.RFC3339)+")")
 		}
-		desc := fmt.Sprintf("%s is an ELF file and no dpkg file list names it.", u.f.OSPath)
+		desc := fmt.Sprintf("%s is an ELF file and no %s package lists it.", u.f.OSPath, h.manager)
 		if len(why) > 0 {
 			r.emit("pkg.unowned-elf-marked", ev, desc+" It is "+strings.Join(why, ", ")+".", "name", path.Base(u.f.OSPath), "why", strings.Join(why, ", "))
 		} else {
@@ -360,15 +379,15 @@ func (h *PackageHook) Done() ([]report.Finding, []report.InventoryItem, []report
 		files := minerFiles[i]
 		sort.Strings(files)
 		if minerPkgs[pk.Name] || len(files) > 0 {
-			ev := report.Evidence{Volume: h.volume, Path: "/" + check.Clean(h.statusP), Line: pk.Line, Match: "Package: " + pk.Name}
-			desc := fmt.Sprintf("dpkg lists %s %s (%s) as %s.", pk.Name, pk.Version, pk.Architecture, pk.Status)
+			ev := report.Evidence{Volume: h.volume, Path: "/" + check.Clean(h.statusP), Line: pk.Line, Match: pk.Name + " " + pk.Version}
+			desc := fmt.Sprintf("%s lists %s %s (%s) as %s.", h.manager, pk.Name, pk.Version, pk.Architecture, pk.Status)
 			if len(files) > 0 {
 				desc += " It ships " + strings.Join(files, ", ") + ", named like a miner."
 			}
 			r.emit("pkg.miner-package", ev, desc, "pkg", pk.Name)
 		}
 		r.inventory("package", h.statusP, pk.Line, pk.Name+" "+pk.Version+" "+pk.Architecture, map[string]string{
-			"manager": "dpkg", "name": pk.Name, "version": pk.Version, "architecture": pk.Architecture, "status": pk.Status,
+			"manager": h.manager, "name": pk.Name, "version": pk.Version, "architecture": pk.Architecture, "status": pk.Status,
 		})
 	}
 	nMissing := 0
@@ -376,10 +395,71 @@ func (h *PackageHook) Done() ([]report.Finding, []report.InventoryItem, []report
 		nMissing += len(l)
 	}
 	r.inventory("package-verification", h.statusP, 0,
-		fmt.Sprintf("dpkg: %d packages, %d packaged files: %d verified, %d modified, %d missing, %d not hashed (size cap or unreadable)",
-			len(h.pkgs), len(h.files), h.verified, len(h.modified), nMissing, h.unverified),
-		map[string]string{"manager": "dpkg", "packages": strconv.Itoa(len(h.pkgs)), "files": strconv.Itoa(len(h.files)),
+		fmt.Sprintf("%s: %d packages, %d packaged files: %d verified, %d modified, %d missing, %d not hashed (size cap or unreadable)",
+			h.manager, len(h.pkgs), len(h.files), h.verified, len(h.modified), nMissing, h.unverified),
+		map[string]string{"manager": h.manager, "packages": strconv.Itoa(len(h.pkgs)), "files": strconv.Itoa(len(h.files)),
 			"verified": strconv.Itoa(h.verified), "modified": strconv.Itoa(len(h.modified)), "missing": strconv.Itoa(nMissing),
 			"unverified": strconv.Itoa(h.unverified)})
 	return s.findings, s.inv, s.errs
+}
+
+// findAliases notes the top-level directories a merged-/usr root links to
+// /usr/<dir>.
+func (h *PackageHook) findAliases() {
+	if h.mp != "/" {
+		return
+	}
+	for _, d := range priv().list("pkg", "usr-alias") {
+		if fi, err := h.fsys.Lstat(d); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			if tgt, err := h.fsys.ReadLink(d); err == nil && path.Clean("/"+strings.TrimPrefix(tgt, "/")) == "/usr/"+d {
+				h.aliases["/"+d+"/"] = "/usr/" + d + "/"
+			}
+		}
+	}
+}
+
+// newApkHook reads Alpine's /lib/apk/db/installed. apk marks no conffiles:
+// files under /etc are treated as configuration (apk protects /etc too).
+func newApkHook(fsys fsread.FS, volume, mountPoint string) *PackageHook {
+	h := newHook(fsys, volume, mountPoint, "apk", "SHA-1")
+	db := h.volPath(priv().list("pkg", "apk-db")[0])
+	if db == "" {
+		return nil
+	}
+	s := &hookSink{volume: volume}
+	r := newRun(PackageCheckName, &check.Target{FS: fsys, Volume: volume, OS: "linux"}, s)
+	f, err := check.ReadFileMax(r.t, db, maxPackageDB)
+	if f == nil {
+		if err != nil && !absent(err) {
+			s.Error(db, fmt.Errorf("%s: %s: %w", volume, db, err))
+			h.loadErr = s.errs
+			return h
+		}
+		return nil
+	}
+	if err != nil {
+		s.Error(db, fmt.Errorf("%s: %s: %w", volume, db, err))
+	}
+	h.statusP, h.dbTime = db, f.Meta.Mtime
+	h.findAliases()
+	pkgs, errs := apk.ParseInstalled(f.Data)
+	for _, e := range errs {
+		s.Error(db, fmt.Errorf("%s: %s: %w", volume, db, e))
+	}
+	for _, pk := range pkgs {
+		i := len(h.pkgs)
+		h.pkgs = append(h.pkgs, dpkg.Package{Name: pk.Name, Version: pk.Version, Architecture: pk.Arch, Status: "installed", Line: pk.Line})
+		for _, pf := range pk.Files {
+			p := h.canon(pf.Path)
+			h.owned[p] = i
+			if pf.SHA1 != "" {
+				h.add(p, i, pf.SHA1, strings.HasPrefix(p, "/etc/"))
+			}
+		}
+	}
+	for _, f := range h.files {
+		f.listed = true
+	}
+	h.loadErr = s.errs
+	return h
 }

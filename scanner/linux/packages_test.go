@@ -3,6 +3,8 @@ package linux
 import (
 	"context"
 	"crypto/md5"
+	"crypto/sha1"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -146,6 +148,7 @@ Architecture: amd64
 	write("usr/sbin/.x", elfHead+"hidden")                                                // unowned, hidden
 	write("usr/local/bin/tool", elfHead+"admin's own")                                    // not a system dir: twin
 	write("usr/sbin/helper.sh", "#!/bin/sh\n")                                            // unowned script: twin
+	write("usr/lib/modules/6.1.0-21-amd64/updates/dkms/zfs.ko", elfHead+"dkms")           // built here by DKMS: twin
 
 	res := sweepPackages(t, root, false)
 	got := map[string]report.Finding{}
@@ -179,7 +182,7 @@ Architecture: amd64
 	if !strings.Contains(top.Evidence.Match, md5hex(files["usr/bin/top"])) || top.Evidence.MD5 != md5hex(elfHead+"trojan top") || top.Evidence.SHA256 == "" {
 		t.Errorf("top evidence lacks a digest: %+v", top.Evidence)
 	}
-	for _, twin := range []string{"/usr/bin/ps", "/usr/lib/x86_64-linux-gnu/libz.so.1", "/etc/other.conf", "/usr/share/doc/procps/README", "/usr/local/bin/tool", "/usr/sbin/helper.sh"} {
+	for _, twin := range []string{"/usr/bin/ps", "/usr/lib/x86_64-linux-gnu/libz.so.1", "/etc/other.conf", "/usr/share/doc/procps/README", "/usr/local/bin/tool", "/usr/sbin/helper.sh", "/usr/lib/modules/6.1.0-21-amd64/updates/dkms/zfs.ko"} {
 		if f, ok := got[twin]; ok {
 			t.Errorf("benign twin %s: %s %s", twin, f.Rule, f.Severity)
 		}
@@ -278,5 +281,45 @@ func TestPackagesDebootstrapPlanted(t *testing.T) {
 		if f.Rule != rule || f.Severity != report.Critical || !strings.Contains(f.Evidence.Match, "expected MD5 ") || f.Evidence.MD5 == "" || strings.Contains(f.Evidence.Match, f.Evidence.MD5+" (dpkg)") {
 			t.Errorf("%s: %s %s evidence %q md5 %s", p, f.Rule, f.Severity, f.Evidence.Match, f.Evidence.MD5)
 		}
+	}
+}
+
+// An Alpine root: apk's SHA-1 per file is checked in the same read (the
+// hook asks the sweep for SHA-1); a replaced busybox is critical, an edited
+// /etc file info, an installed xmrig package high.
+func TestPackagesApk(t *testing.T) {
+	root := t.TempDir()
+	q1 := func(s string) string {
+		h := sha1.Sum([]byte(s))
+		return "Q1" + base64.StdEncoding.EncodeToString(h[:])
+	}
+	files := map[string]string{"bin/busybox": elfHead + "busybox", "sbin/apk": elfHead + "apk-tools", "etc/securetty": "console\n", "usr/bin/xmrig": elfHead + "xmrig"}
+	db := "P:busybox\nV:1.36.1-r15\nA:x86_64\nF:bin\nR:busybox\nZ:" + q1(files["bin/busybox"]) + "\nF:etc\nR:securetty\nZ:" + q1(files["etc/securetty"]) + "\n\n" +
+		"P:apk-tools\nV:2.14.0-r5\nA:x86_64\nF:sbin\nR:apk\nZ:" + q1(files["sbin/apk"]) + "\n\n" +
+		"P:xmrig\nV:6.21.0-r0\nA:x86_64\nF:usr/bin\nR:xmrig\nZ:" + q1(files["usr/bin/xmrig"]) + "\n"
+	files["lib/apk/db/installed"] = db
+	files["bin/busybox"] = elfHead + "trojaned"
+	files["etc/securetty"] = "console\nttyS0\n"
+	for p, c := range files {
+		full := filepath.Join(root, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		os.WriteFile(full, []byte(c), 0o644)
+	}
+	// Alpine's /bin is a directory of its own, not a link to /usr/bin.
+	res := sweepPackages(t, root, false)
+	got := map[string]report.Finding{}
+	for _, f := range res.Findings {
+		got[f.Evidence.Path] = f
+	}
+	for p, want := range map[string]report.Severity{"/bin/busybox": report.Critical, "/etc/securetty": report.Info, "/lib/apk/db/installed": report.High} {
+		if f, ok := got[p]; !ok || f.Severity != want || !strings.Contains(f.Description, "apk") {
+			t.Errorf("%s: %s %s %q, want %s", p, f.Rule, f.Severity, f.Description, want)
+		}
+	}
+	if _, ok := got["/sbin/apk"]; ok || len(res.Errors) != 0 {
+		t.Errorf("untouched apk flagged or errors: %+v", res.Errors)
+	}
+	if f := got["/bin/busybox"]; !strings.Contains(f.Evidence.Match, "expected SHA-1 ") {
+		t.Errorf("busybox evidence %q", f.Evidence.Match)
 	}
 }

@@ -419,13 +419,13 @@ func (w *worker) do(j job) outcome {
 	if j.meta.Size > w.opts.MaxFileSize {
 		o.skipped = &report.Skipped{Volume: w.opts.Volume, Path: evPath, Size: j.meta.Size,
 			Reason: fmt.Sprintf("larger than the size cap (%d > %d bytes); not read", j.meta.Size, w.opts.MaxFileSize)}
-		w.hookFile(j, w.osPath(evPath), "", "", nil)
+		w.hookFile(j, w.osPath(evPath), "", "", "", nil)
 		return o
 	}
 	f, err := w.fsys.Open(j.path)
 	if err != nil {
 		o.errs = append(o.errs, scanError(w.opts.Volume, j.path, err))
-		w.hookFile(j, w.osPath(evPath), "", "", nil)
+		w.hookFile(j, w.osPath(evPath), "", "", "", nil)
 		return o
 	}
 	defer f.Close()
@@ -434,7 +434,7 @@ func (w *worker) do(j job) outcome {
 		w.md5, w.sha1, w.sha2 = md5.New(), sha1.New(), sha256.New()
 	}
 	hs := []hash.Hash{w.md5, w.sha2}
-	needSHA1 := w.opts.IOCs != nil && w.opts.IOCs.NeedSHA1()
+	needSHA1 := w.opts.IOCs != nil && w.opts.IOCs.NeedSHA1() || hooksWantSHA1(w.opts.Hooks)
 	if needSHA1 {
 		hs = append(hs, w.sha1)
 	}
@@ -455,7 +455,7 @@ func (w *worker) do(j job) outcome {
 		}
 	}
 
-	verified := w.hookFile(j, osPath, md5hex, sha2hex, data)
+	verified := w.hookFile(j, osPath, md5hex, sha1hex, sha2hex, data)
 	if verified && w.opts.SkipVerified {
 		o.verifiedSkipped = true
 	}

@@ -20,6 +20,7 @@ type File struct {
 	Meta   *fsread.Meta
 	SHA256 string // "" when the file was not read in full (skipped, unreadable, short)
 	MD5    string // as SHA256: dpkg records MD5, so verification needs no second read
+	SHA1   string // as SHA256, but only when a hook is a SHA1Wanter (apk records SHA-1) or IOCs need it
 	Head   []byte // up to HeadSize bytes of content; valid only during the call
 }
 
@@ -31,6 +32,12 @@ type File struct {
 type Hook interface {
 	File(f File)
 	Done() ([]report.Finding, []report.InventoryItem, []report.ScanError)
+}
+
+// SHA1Wanter is a Hook that needs File.SHA1: the sweep then computes it in
+// the same read (it costs a third hash, so only on request).
+type SHA1Wanter interface {
+	WantSHA1() bool
 }
 
 // Verifier is a Hook that can vouch for a file: its bytes are those its
