@@ -3,6 +3,7 @@ package linux
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"sort"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/snapscan/snapscan/artifact/apk"
 	"github.com/snapscan/snapscan/artifact/dpkg"
+	"github.com/snapscan/snapscan/artifact/rpm"
 	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner/check"
@@ -30,6 +32,7 @@ const maxPackageDB = 256 << 20
 type pkgFile struct {
 	pkg      int      // index in PackageHook.pkgs
 	sums     []string // recorded digests (PackageHook.algo); more than one when packages share the path
+	algo     string   // when not PackageHook.algo (an rpm built with another digest)
 	conffile bool
 	listed   bool // in the package's .list: dpkg put it on disk (path-exclude filters it out otherwise)
 }
@@ -49,15 +52,16 @@ type PackageHook struct {
 	fsys       fsread.FS
 	volume, mp string
 
-	pkgs    []dpkg.Package      // apk's packages are stated in the same record
-	files   map[string]*pkgFile // by OS path, /usr alias applied
-	owned   map[string]int      // every path a .list names (/usr alias applied) -> package index
-	aliases map[string]string   // "/bin/" -> "/usr/bin/"
-	dbTime  time.Time           // mtime of the status file: the last package operation
-	loadErr []report.ScanError
-	statusP string // in-volume path of the status file
-	manager string // "dpkg" or "apk"
-	algo    string // the digest the manager records: "MD5" (dpkg) or "SHA-1" (apk)
+	pkgs     []dpkg.Package      // apk's packages are stated in the same record
+	files    map[string]*pkgFile // by OS path, /usr alias applied
+	owned    map[string]int      // every path a .list names (/usr alias applied) -> package index
+	aliases  map[string]string   // "/bin/" -> "/usr/bin/"
+	dbTime   time.Time           // mtime of the status file: the last package operation
+	loadErr  []report.ScanError
+	statusP  string // in-volume path of the status file
+	manager  string // "dpkg" or "apk"
+	algo     string // the digest the manager records: "MD5" (dpkg), "SHA-1" (apk), "SHA-256" (rpm)
+	someSHA1 bool   // some files are recorded with SHA-1 (an old rpm)
 
 	mu         sync.Mutex
 	seen       map[string]bool
@@ -74,7 +78,10 @@ func NewPackageHook(fsys fsread.FS, volume, mountPoint string) *PackageHook {
 	if h := newDpkgHook(fsys, volume, mountPoint); h != nil {
 		return h
 	}
-	return newApkHook(fsys, volume, mountPoint)
+	if h := newApkHook(fsys, volume, mountPoint); h != nil {
+		return h
+	}
+	return newRpmHook(fsys, volume, mountPoint)
 }
 
 func newHook(fsys fsread.FS, volume, mountPoint, manager, algo string) *PackageHook {
@@ -84,14 +91,21 @@ func newHook(fsys fsread.FS, volume, mountPoint, manager, algo string) *PackageH
 
 // digest is the file's digest in the algorithm the manager records.
 func (h *PackageHook) digest(f hook.File) string {
-	if h.algo == "SHA-1" {
+	algo := h.algo
+	if pf := h.files[f.OSPath]; pf != nil && pf.algo != "" {
+		algo = pf.algo
+	}
+	switch algo {
+	case "SHA-1":
 		return f.SHA1
+	case "SHA-256":
+		return f.SHA256
 	}
 	return f.MD5
 }
 
 // WantSHA1 asks the sweep for SHA-1 when the manager records it (apk).
-func (h *PackageHook) WantSHA1() bool { return h.algo == "SHA-1" }
+func (h *PackageHook) WantSHA1() bool { return h.algo == "SHA-1" || h.someSHA1 }
 
 func newDpkgHook(fsys fsread.FS, volume, mountPoint string) *PackageHook {
 	h := newHook(fsys, volume, mountPoint, "dpkg", "MD5")
@@ -454,6 +468,66 @@ func newApkHook(fsys fsread.FS, volume, mountPoint string) *PackageHook {
 			h.owned[p] = i
 			if pf.SHA1 != "" {
 				h.add(p, i, pf.SHA1, strings.HasPrefix(p, "/etc/"))
+			}
+		}
+	}
+	for _, f := range h.files {
+		f.listed = true
+	}
+	h.loadErr = s.errs
+	return h
+}
+
+// newRpmHook reads rpmdb.sqlite (RHEL 9, Fedora) from a bounded copy. The
+// digests are SHA-256 on every current distribution; a package built with
+// MD5 is checked with MD5, and one with another algorithm is not checked.
+func newRpmHook(fsys fsread.FS, volume, mountPoint string) *PackageHook {
+	h := newHook(fsys, volume, mountPoint, "rpm", "SHA-256")
+	var dir string
+	for _, d := range priv().list("pkg", "rpm-dir") {
+		if vp := h.volPath(d); vp != "" {
+			if _, err := fsys.Stat(check.Clean(path.Join(vp, "rpmdb.sqlite"))); err == nil {
+				dir = vp
+				break
+			}
+		}
+	}
+	if dir == "" {
+		return nil
+	}
+	s := &hookSink{volume: volume}
+	dbp := path.Join(dir, "rpmdb.sqlite")
+	h.statusP = dbp
+	if fi, err := fsys.Stat(check.Clean(dbp)); err == nil {
+		h.dbTime = fsread.MetaOf(fi).Mtime
+	}
+	h.findAliases()
+	pkgs, algos, errs := rpm.ReadSQLite(func(name string) (io.ReadCloser, int64, error) {
+		p := check.Clean(path.Join(dir, name))
+		fi, err := fsys.Stat(p)
+		if err != nil {
+			return nil, 0, err
+		}
+		f, err := fsys.Open(p)
+		return f, fi.Size(), err
+	})
+	for _, e := range errs {
+		s.Error(dbp, fmt.Errorf("%s: %s: %w", volume, dbp, e))
+	}
+	for n, pk := range pkgs {
+		algo := map[int]string{rpm.AlgoMD5: "MD5", rpm.AlgoSHA1: "SHA-1", rpm.AlgoSHA256: "SHA-256"}[algos[n]]
+		i := len(h.pkgs)
+		h.pkgs = append(h.pkgs, dpkg.Package{Name: pk.Name, Version: pk.Version + "-" + pk.Release, Architecture: pk.Arch, Status: "installed"})
+		for _, f := range pk.Files {
+			p := h.canon(f.Path)
+			h.owned[p] = i
+			if f.Digest == "" || algo == "" {
+				continue
+			}
+			h.add(p, i, strings.ToLower(f.Digest), f.Config)
+			if algo != h.algo {
+				h.files[p].algo = algo
+				h.someSHA1 = h.someSHA1 || algo == "SHA-1"
 			}
 		}
 	}

@@ -323,3 +323,46 @@ func TestPackagesApk(t *testing.T) {
 		t.Errorf("busybox evidence %q", f.Evidence.Match)
 	}
 }
+
+// An rpm root with a real rpmdb.sqlite (rpmbuild + rpm --justdb, see
+// artifact/rpm/rpmtest.sh): the packaged ELF replaced is critical with both
+// SHA-256 digests, the edited %config file info, the untouched root clean.
+func TestPackagesRpm(t *testing.T) {
+	for _, tool := range []string{"rpm", "rpmbuild", "rpm2cpio", "cpio", "gcc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip(tool + " not installed (scripts/deps.sh installs rpm and cpio)")
+		}
+	}
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	if out, err := exec.Command("bash", "../../artifact/rpm/rpmtest.sh", filepath.Join(dir, "work"), root).CombinedOutput(); err != nil {
+		t.Fatalf("rpmtest.sh: %v\n%s", err, out)
+	}
+	clean := sweepPackages(t, root, false)
+	if len(clean.Findings) != 0 || len(clean.Errors) != 0 {
+		t.Errorf("untouched rpm root: %+v %+v", clean.Findings, clean.Errors)
+	}
+	os.WriteFile(filepath.Join(root, "usr/bin/hello"), []byte(elfHead+"trojan"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/hello.conf"), []byte("greeting=bye\n"), 0o644)
+	res := sweepPackages(t, root, false)
+	got := map[string]report.Finding{}
+	for _, f := range res.Findings {
+		got[f.Evidence.Path] = f
+	}
+	if f := got["/usr/bin/hello"]; f.Rule != "pkg.modified-command" || f.Severity != report.Critical || !strings.Contains(f.Evidence.Match, "expected SHA-256 ") ||
+		!strings.Contains(f.Evidence.Match, "on disk SHA-256 "+f.Evidence.SHA256) {
+		t.Errorf("hello: %s %s %q", f.Rule, f.Severity, f.Evidence.Match)
+	}
+	if f := got["/etc/hello.conf"]; f.Rule != "pkg.modified-conffile" {
+		t.Errorf("hello.conf: %s %s", f.Rule, f.Severity)
+	}
+	var inv string
+	for _, i := range res.Inventory {
+		if i.Kind == "package" {
+			inv = i.Summary
+		}
+	}
+	if inv != "hello 1.0-1 x86_64" {
+		t.Errorf("package inventory %q", inv)
+	}
+}
