@@ -366,3 +366,30 @@ func TestPackagesRpm(t *testing.T) {
 		t.Errorf("package inventory %q", inv)
 	}
 }
+
+// BenchmarkPackageHook is the sweep of the real debootstrap tree (hashes,
+// no YARA) with and without dpkg verification: the hook's own cost.
+func BenchmarkPackageHook(b *testing.B) {
+	fsys, err := dirfs.New(debootstrapCache)
+	if err != nil {
+		b.Skip("no debootstrap tree: ", err)
+	}
+	if _, err := fsys.Stat("var/lib/dpkg/status"); err != nil {
+		b.Skip("no debootstrap tree: ", err)
+	}
+	for _, with := range []bool{false, true} {
+		b.Run(map[bool]string{false: "without", true: "with-dpkg-verification"}[with], func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				var hs []hook.Hook
+				if with {
+					hs = append(hs, NewPackageHook(fsys, "bench", "/"))
+				}
+				res, err := sweep.Run(context.Background(), fsys, sweep.Options{Volume: "bench", MountPoint: "/", Hooks: hs, MaxFileSize: 64 << 20})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(res.Stats.Bytes)
+			}
+		})
+	}
+}
