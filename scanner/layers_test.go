@@ -26,7 +26,7 @@ func TestContainerLayerLinked(t *testing.T) {
 		"etc/os-release": "ID=debian\n",
 		"etc/passwd":     "root:x:0:0:root:/root:/bin/bash\n",
 		"var/lib/docker/image/overlay2/layerdb/mounts/" + id + "/mount-id": mount,
-		"var/lib/docker/overlay2/" + mount + "/diff/tmp/.x/config.json":   `{"pools":[{"url":"pool.supportxmr.com:3333","user":"44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A"}],"cpu":{"enabled":true},"donate-level":1}`,
+		"var/lib/docker/overlay2/" + mount + "/diff/tmp/.x/config.json":    `{"pools":[{"url":"pool.supportxmr.com:3333","user":"44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A"}],"cpu":{"enabled":true},"donate-level":1}`,
 	}
 	for _, n := range []string{"config.v2.json", "hostconfig.json"} {
 		data, err := os.ReadFile(filepath.Join(src, n))
