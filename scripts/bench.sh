@@ -238,7 +238,7 @@ if ! skipped sweep; then
 				# Parity: every file the yara CLI flags must be among snapscan's sweep findings (which add IOC hash
 				# and file-name hits, so they may be more).
 				awk -v m="$mnt" '{p=$2; sub("^" m, "", p); print p}' "$work/yara.out" | sort -u >"$work/yara.paths"
-				jq -r '.findings[] | select(.check=="sweep") | .evidence.path' "$work/snap.json" | sort -u >"$work/snap.paths"
+				jq -r '.[].findings[] | select(.check=="sweep") | .evidence.path' "$work/snap.json" | sort -u >"$work/snap.paths"
 				ny=$(wc -l <"$work/yara.paths") ns=$(wc -l <"$work/snap.paths")
 				missing=$(comm -23 "$work/yara.paths" "$work/snap.paths" | wc -l)
 				notes+=("parity: the yara CLI flagged $ny files, snapscan's sweep $ns (YARA + IOC hash/name hits); flagged by yara but not by snapscan: $missing")

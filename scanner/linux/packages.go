@@ -64,6 +64,7 @@ type PackageHook struct {
 	someSHA1 bool   // some files are recorded with SHA-1 (an old rpm)
 
 	mu         sync.Mutex
+	newest     time.Time // latest change time of any file: about when the image was taken
 	seen       map[string]bool
 	modified   []seenFile
 	unowned    []seenFile
@@ -225,6 +226,15 @@ func headKind(head []byte) string {
 
 // File checks one file against its package's digest.
 func (h *PackageHook) File(f hook.File) {
+	if f.Meta != nil && !f.Meta.Ctime.IsZero() {
+		// ctime is the kernel's clock, not settable by touch: the newest one
+		// dates the image.
+		h.mu.Lock()
+		if f.Meta.Ctime.After(h.newest) {
+			h.newest = f.Meta.Ctime
+		}
+		h.mu.Unlock()
+	}
 	pf := h.files[f.OSPath]
 	kind := headKind(f.Head)
 	f.Head = nil // only valid during the call
@@ -366,8 +376,12 @@ func (h *PackageHook) Done() ([]report.Finding, []report.InventoryItem, []report
 		if born.IsZero() {
 			born = u.f.Meta.Ctime
 		}
-		if !h.dbTime.IsZero() && born.After(h.dbTime) {
-			why = append(why, "placed after the last package operation ("+h.dbTime.UTC().Format(time.RFC3339)+")")
+		// Recently born: after the last package operation and within the
+		// window before the image's newest change. An admin's tool placed
+		// months ago stays medium; a fresh drop (perfctl's fake top) is high.
+		if !h.dbTime.IsZero() && born.After(h.dbTime) && h.newest.Sub(born) <= recentWindow() {
+			why = append(why, "placed after the last package operation ("+h.dbTime.UTC().Format(time.RFC3339)+") and within "+
+				recentWindow().String()+" of the image's newest change ("+h.newest.UTC().Format(time.RFC3339)+")")
 		}
 		desc := fmt.Sprintf("%s is an ELF file and no %s package lists it.", u.f.OSPath, h.manager)
 		if len(why) > 0 {
@@ -536,4 +550,16 @@ func newRpmHook(fsys fsread.FS, volume, mountPoint string) *PackageHook {
 	}
 	h.loadErr = s.errs
 	return h
+}
+
+// recentWindow is pkg;recent-days: how close to the image's newest change a
+// file must be born to count as freshly placed.
+func recentWindow() time.Duration {
+	d := 7
+	if l := priv().list("pkg", "recent-days"); len(l) > 0 {
+		if n, err := strconv.Atoi(l[0]); err == nil && n > 0 {
+			d = n
+		}
+	}
+	return time.Duration(d) * 24 * time.Hour
 }

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/fsread/dirfs"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner/sweep"
@@ -391,5 +393,41 @@ func BenchmarkPackageHook(b *testing.B) {
 				b.SetBytes(res.Stats.Bytes)
 			}
 		})
+	}
+}
+
+// "Recently born" is judged against the image's own clock (its newest
+// change time), not the scanner's: a drop days before the snapshot is high,
+// an admin's binary placed weeks before it stays medium.
+func TestUnownedRecentWindow(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "var/lib/dpkg/info"), 0o755)
+	os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), []byte("Package: base-files\nStatus: install ok installed\nVersion: 12\n"), 0o644)
+	fsys, _ := dirfs.New(root)
+	h := NewPackageHook(fsys, "test@1", "/")
+	snap := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	h.dbTime = snap.Add(-60 * 24 * time.Hour)
+	for _, c := range []struct {
+		p    string
+		born time.Time
+	}{
+		{"usr/bin/fresh", snap.Add(-24 * time.Hour)},
+		{"usr/bin/kubectl", snap.Add(-20 * 24 * time.Hour)},
+		{"var/log/syslog", snap}, // the newest change: the image's "now"
+	} {
+		m := &fsread.Meta{Name: path.Base(c.p), Mode: 0o755, Btime: c.born, Ctime: c.born}
+		head := []byte(elfHead)
+		if strings.HasPrefix(c.p, "var/") {
+			head = []byte("log line")
+		}
+		h.File(hook.File{Path: c.p, OSPath: "/" + c.p, Meta: m, MD5: "x", SHA256: "y", Head: head})
+	}
+	fs, _, _ := h.Done()
+	got := map[string]report.Severity{}
+	for _, f := range fs {
+		got[f.Evidence.Path] = f.Severity
+	}
+	if got["/usr/bin/fresh"] != report.High || got["/usr/bin/kubectl"] != report.Medium || len(fs) != 2 {
+		t.Errorf("%v", got)
 	}
 }
