@@ -12,18 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
-)
 
-// MaxDB bounds the copy of meta.db (a busy Kubernetes node's is tens of MiB).
-const MaxDB = 512 << 20
+	"github.com/snapscan/snapscan/artifact/boltdb"
+)
 
 // Container is one container record.
 type Container struct {
@@ -122,55 +117,11 @@ func ParseSpec(b []byte) (*Spec, error) {
 	return &s, nil
 }
 
-// ReadFile copies r (size bytes, a meta.db read from an image) into a
-// temporary file and reads its containers.
+// ReadFile reads the containers of a meta.db (size bytes from r) through a
+// bounded, read-only copy (package boltdb).
 func ReadFile(r io.Reader, size int64) ([]Container, error) {
-	if size > MaxDB {
-		return nil, fmt.Errorf("meta.db is %d bytes, more than the %d read", size, MaxDB)
-	}
-	dir, err := os.MkdirTemp("", "snapscan-containerd-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	p := filepath.Join(dir, "meta.db")
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	n, err := io.Copy(f, io.LimitReader(r, MaxDB))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("copying meta.db: %w", err)
-	}
-	if n < size {
-		return nil, fmt.Errorf("meta.db: read %d of %d bytes", n, size)
-	}
-	return Open(p)
-}
-
-// Open reads the containers of a bbolt file at p, opened read-only. A
-// truncated or corrupt file is an error, never a crash: bbolt panics on
-// bad pages and faults on pages past the end of its mapping, and both are
-// turned into errors here.
-func Open(p string) (cs []Container, err error) {
-	if err := checkSize(p); err != nil {
-		return nil, err
-	}
-	db, err := bolt.Open(p, 0o400, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("meta.db: %w", err)
-	}
-	defer db.Close()
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if p := recover(); p != nil {
-			cs, err = nil, fmt.Errorf("meta.db: corrupt database: %v", p)
-		}
-	}()
-	err = db.View(func(tx *bolt.Tx) error {
+	var cs []Container
+	err := boltdb.View("meta.db", r, size, func(tx *bolt.Tx) error {
 		v1 := tx.Bucket([]byte("v1"))
 		if v1 == nil {
 			return errors.New("meta.db: no v1 bucket (not containerd's metadata)")
@@ -186,13 +137,16 @@ func Open(p string) (cs []Container, err error) {
 			})
 		})
 	})
+	if err != nil {
+		return nil, err
+	}
 	sort.Slice(cs, func(i, j int) bool {
 		if cs[i].Namespace != cs[j].Namespace {
 			return cs[i].Namespace < cs[j].Namespace
 		}
 		return cs[i].ID < cs[j].ID
 	})
-	return cs, err
+	return cs, nil
 }
 
 func container(ns, id string, b *bolt.Bucket) Container {
@@ -216,45 +170,4 @@ func container(ns, id string, b *bolt.Bucket) Container {
 		c.Spec = s
 	}
 	return c
-}
-
-// checkSize compares the file with the high-water mark its meta pages
-// claim: a truncated copy is named as such before bbolt maps it.
-func checkSize(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	hdr := make([]byte, 64)
-	if _, err := f.ReadAt(hdr, 0); err != nil {
-		return fmt.Errorf("meta.db: %d bytes, too short for a bbolt file", fi.Size())
-	}
-	// Page header (16 bytes), then meta: magic, version, page size.
-	if binary.LittleEndian.Uint32(hdr[16:]) != 0xED0CDAED {
-		return errors.New("meta.db: not a bbolt file (bad magic)")
-	}
-	ps := int64(binary.LittleEndian.Uint32(hdr[24:]))
-	if ps < 512 || ps > 1<<16 {
-		return fmt.Errorf("meta.db: page size %d", ps)
-	}
-	var hwm int64
-	for i := int64(0); i < 2; i++ {
-		m := make([]byte, 64)
-		if _, err := f.ReadAt(m, i*ps); err != nil {
-			continue
-		}
-		// meta: magic 4, version 4, pageSize 4, flags 4, root 16, freelist 8, pgid 8.
-		if pg := int64(binary.LittleEndian.Uint64(m[16+40:])); pg > hwm && binary.LittleEndian.Uint32(m[16:]) == 0xED0CDAED {
-			hwm = pg
-		}
-	}
-	if hwm*ps > fi.Size() {
-		return fmt.Errorf("meta.db: truncated: %d bytes, its meta pages claim %d pages of %d bytes", fi.Size(), hwm, ps)
-	}
-	return nil
 }
