@@ -3,12 +3,18 @@
 // CRI-O share: container ID, names, image and the container's own layer.
 // The OCI spec beside it (overlay-containers/<id>/userdata/config.json) is
 // read with containerd.ParseSpec. Podman's restart policy lives in libpod's
-// database (bolt_state.db or db.sql), which this package does not read.
+// database: RestartPolicies reads bolt_state.db (not Podman 5's db.sql).
 package podman
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/snapscan/snapscan/artifact/boltdb"
 )
 
 // MaxList bounds containers.json (a few KiB per container).
@@ -56,4 +62,28 @@ func ParseContainers(data []byte) ([]Container, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// RestartPolicies reads libpod's BoltDB state (storage/libpod/bolt_state.db:
+// bucket "ctr", one bucket per container ID, key "config" holding the
+// container's JSON configuration) for each container's restart policy.
+// Podman 5's SQLite state (db.sql) is not read.
+func RestartPolicies(r io.Reader, size int64) (map[string]string, error) {
+	out := map[string]string{}
+	err := boltdb.View("bolt_state.db", r, size, func(tx *bolt.Tx) error {
+		ctrs := tx.Bucket([]byte("ctr"))
+		if ctrs == nil {
+			return errors.New("bolt_state.db: no ctr bucket (not libpod's state)")
+		}
+		return ctrs.ForEachBucket(func(id []byte) error {
+			var cfg struct {
+				RestartPolicy string `json:"restart_policy"`
+			}
+			if raw := ctrs.Bucket(id).Get([]byte("config")); raw != nil && json.Unmarshal(raw, &cfg) == nil {
+				out[string(id)] = cfg.RestartPolicy
+			}
+			return nil
+		})
+	})
+	return out, err
 }

@@ -1,8 +1,14 @@
 package podman
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // The layout containers/storage writes (podman 4.x, trimmed to one entry).
@@ -39,4 +45,31 @@ func FuzzParseContainers(f *testing.F) {
 		}
 		_ = err
 	})
+}
+
+// bolt_state.db written with the bbolt library in libpod's layout.
+func TestRestartPolicies(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "bolt_state.db")
+	db, err := bolt.Open(p, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		ctr, _ := tx.CreateBucket([]byte("ctr"))
+		for id, pol := range map[string]string{"m1": "always", "n1": ""} {
+			b, _ := ctr.CreateBucket([]byte(id))
+			b.Put([]byte("config"), []byte(`{"id":"`+id+`","name":"x","restart_policy":"`+pol+`","rootfsImageName":"alpine"}`))
+		}
+		tx.CreateBucket([]byte("all-ctrs"))
+		return nil
+	})
+	db.Close()
+	data, _ := os.ReadFile(p)
+	got, err := RestartPolicies(bytes.NewReader(data), int64(len(data)))
+	if err != nil || !reflect.DeepEqual(got, map[string]string{"m1": "always", "n1": ""}) {
+		t.Errorf("%v %v", got, err)
+	}
+	if _, err := RestartPolicies(bytes.NewReader(data[:len(data)/3]), int64(len(data)/3)); err == nil || !strings.Contains(err.Error(), "bolt_state.db") {
+		t.Errorf("truncated: %v", err)
+	}
 }

@@ -51,10 +51,10 @@ func (c Containers) Run(ctx context.Context, t *check.Target, out check.Sink) er
 	return nil
 }
 
-// podman reads containers/storage's list and each container's OCI spec.
-// The restart policy is in libpod's database, not read: such a container
-// is never judged as restarting by itself (units podman generated are
-// judged by the systemd check).
+// podman reads containers/storage's list, each container's OCI spec and
+// libpod's BoltDB state for restart policies (Podman 5's db.sql is not
+// read: such a container is never judged as restarting by itself; units
+// podman generated are judged by the systemd check).
 func (r *run) podman(root string) {
 	lp := path.Join(root, "overlay-containers", "containers.json")
 	f, _ := r.readStateMax(lp, podman.MaxList)
@@ -66,8 +66,18 @@ func (r *run) podman(root string) {
 		r.out.Error(lp, fmt.Errorf("%s: %s: %w", r.t.Volume, lp, err))
 		return
 	}
+	restart := map[string]string{}
+	bp := path.Join(root, "libpod", "bolt_state.db")
+	if m, ok := r.stat(bp); ok {
+		if bf, err := r.t.FS.Open(check.Clean(bp)); err == nil {
+			if restart, err = podman.RestartPolicies(bf, m.Size); err != nil {
+				r.out.Error(bp, fmt.Errorf("%s: %s: %w", r.t.Volume, bp, err))
+			}
+			bf.Close()
+		}
+	}
 	for _, c := range cs {
-		d := &docker.Container{ID: c.ID, Image: nonEmptyStr(c.ImageName, c.ImageID)}
+		d := &docker.Container{ID: c.ID, Image: nonEmptyStr(c.ImageName, c.ImageID), Restart: restart[c.ID]}
 		if len(c.Names) > 0 {
 			d.Name = c.Names[0]
 		}

@@ -282,7 +282,24 @@ func TestContainersPodman(t *testing.T) {
 	write("var/lib/containers/storage/overlay-containers/containers.json", entry("n1", "web", "docker.io/library/nginx:latest", "l2"))
 	write("var/lib/containers/storage/overlay-containers/n1/userdata/config.json",
 		`{"process":{"args":["nginx","-g","daemon off;"]},"mounts":[{"destination":"/usr/share/nginx/html","type":"bind","source":"/srv/www","options":["rbind","ro"]}],"linux":{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"mount"}]}}`)
+	// libpod's state: the restart policy (bbolt, libpod's layout).
+	os.MkdirAll(filepath.Join(root, "home/bob/.local/share/containers/storage/libpod"), 0o755)
+	db, err := bolt.Open(filepath.Join(root, "home/bob/.local/share/containers/storage/libpod/bolt_state.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		ctr, _ := tx.CreateBucket([]byte("ctr"))
+		b, _ := ctr.CreateBucket([]byte("m1"))
+		return b.Put([]byte("config"), []byte(`{"id":"m1","restart_policy":"always"}`))
+	})
+	db.Close()
 	s := runContainers(t, root)
+	for _, i := range s.inv {
+		if i.Fields["id"] == "m1" && i.Fields["restart"] != "always" {
+			t.Errorf("restart policy of m1: %q", i.Fields["restart"])
+		}
+	}
 	if len(s.findings) != 1 || s.findings[0].Rule != "container.host-root-miner" ||
 		!strings.Contains(s.findings[0].Description, "/home/bob/.local/share/containers/storage/overlay/l1/diff") {
 		for _, f := range s.findings {
