@@ -15,6 +15,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/snapscan/snapscan/artifact/tmpcopy"
 )
 
 // MaxSize bounds the copy (a busy Kubernetes node's meta.db is tens of MiB).
@@ -26,26 +28,12 @@ func View(name string, r io.Reader, size int64, fn func(*bolt.Tx) error) (err er
 	if size > MaxSize {
 		return fmt.Errorf("%s is %d bytes, more than the %d read", name, size, MaxSize)
 	}
-	dir, err := os.MkdirTemp("", "snapscan-bolt-")
+	dir, err := tmpcopy.Files([]string{"db"}, tmpcopy.Reader("db", r, size), MaxSize)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer os.RemoveAll(dir)
 	p := filepath.Join(dir, "db")
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	n, err := io.Copy(f, io.LimitReader(r, MaxSize))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("copying %s: %w", name, err)
-	}
-	if n < size {
-		return fmt.Errorf("%s: read %d of %d bytes", name, n, size)
-	}
 	if err := checkSize(name, p); err != nil {
 		return err
 	}

@@ -15,14 +15,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"github.com/snapscan/snapscan/artifact/tmpcopy"
 )
 
 // MaxDB bounds the copy of rpmdb.sqlite (a full server's is ~100 MiB).
@@ -204,37 +204,18 @@ func ints(data []byte, idx map[int32]entry, tag int32, width int) ([]int, error)
 
 // Opener opens one file of the database directory (rpmdb.sqlite,
 // rpmdb.sqlite-wal) with its size; fs.ErrNotExist for an absent one.
-type Opener func(name string) (io.ReadCloser, int64, error)
+type Opener = tmpcopy.Opener
 
 // ReadSQLite copies rpmdb.sqlite and its write-ahead log (committed
 // transactions not yet checkpointed into the main file) into a temporary
 // directory, opens the copy read-only, and parses every header. Headers
 // that do not parse are returned as errors; the other packages are kept.
 func ReadSQLite(open Opener) ([]Package, []int, []error) {
-	dir, err := os.MkdirTemp("", "snapscan-rpmdb-")
+	dir, err := tmpcopy.Files([]string{"rpmdb.sqlite", "rpmdb.sqlite-wal"}, open, MaxDB)
 	if err != nil {
-		return nil, nil, []error{err}
+		return nil, nil, []error{fmt.Errorf("rpmdb.sqlite: %w", err)}
 	}
 	defer os.RemoveAll(dir)
-	var total int64
-	for _, name := range []string{"rpmdb.sqlite", "rpmdb.sqlite-wal"} {
-		rc, size, err := open(name)
-		if err != nil {
-			if name != "rpmdb.sqlite" && errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			return nil, nil, []error{err}
-		}
-		if total += size; total > MaxDB {
-			rc.Close()
-			return nil, nil, []error{fmt.Errorf("rpmdb.sqlite and its log are more than the %d bytes read", MaxDB)}
-		}
-		err = copyTo(filepath.Join(dir, name), rc)
-		rc.Close()
-		if err != nil {
-			return nil, nil, []error{fmt.Errorf("copying %s: %w", name, err)}
-		}
-	}
 	p := filepath.Join(dir, "rpmdb.sqlite")
 	// Read-only on our copy: SQLite may still create -shm beside it to read
 	// the log, which is why the copy is in a directory of our own.
@@ -271,16 +252,4 @@ func ReadSQLite(open Opener) ([]Package, []int, []error) {
 		errs = append(errs, fmt.Errorf("rpmdb.sqlite: %w", err))
 	}
 	return pkgs, algos, errs
-}
-
-func copyTo(p string, r io.Reader) error {
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(f, io.LimitReader(r, MaxDB))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
