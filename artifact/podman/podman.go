@@ -3,18 +3,25 @@
 // CRI-O share: container ID, names, image and the container's own layer.
 // The OCI spec beside it (overlay-containers/<id>/userdata/config.json) is
 // read with containerd.ParseSpec. Podman's restart policy lives in libpod's
-// database: RestartPolicies reads bolt_state.db (not Podman 5's db.sql).
+// database: RestartPolicies reads bolt_state.db, RestartPoliciesSQL
+// Podman 5's db.sql.
 package podman
 
 import (
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 
 	"github.com/snapscan/snapscan/artifact/boltdb"
+	"github.com/snapscan/snapscan/artifact/tmpcopy"
 )
 
 // MaxList bounds containers.json (a few KiB per container).
@@ -67,7 +74,6 @@ func ParseContainers(data []byte) ([]Container, error) {
 // RestartPolicies reads libpod's BoltDB state (storage/libpod/bolt_state.db:
 // bucket "ctr", one bucket per container ID, key "config" holding the
 // container's JSON configuration) for each container's restart policy.
-// Podman 5's SQLite state (db.sql) is not read.
 func RestartPolicies(r io.Reader, size int64) (map[string]string, error) {
 	out := map[string]string{}
 	err := boltdb.View("bolt_state.db", r, size, func(tx *bolt.Tx) error {
@@ -86,4 +92,42 @@ func RestartPolicies(r io.Reader, size int64) (map[string]string, error) {
 		})
 	})
 	return out, err
+}
+
+// RestartPoliciesSQL reads Podman 5's SQLite state (storage/db.sql and its
+// write-ahead log) from a bounded copy: table ContainerConfig, one JSON
+// configuration per container.
+func RestartPoliciesSQL(open tmpcopy.Opener) (map[string]string, error) {
+	dir, err := tmpcopy.Files([]string{"db.sql", "db.sql-wal"}, open, boltdb.MaxSize)
+	if err != nil {
+		return nil, fmt.Errorf("db.sql: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: filepath.Join(dir, "db.sql")}).EscapedPath()+"?mode=ro")
+	if err != nil {
+		return nil, fmt.Errorf("db.sql: %w", err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT ID, JSON FROM ContainerConfig")
+	if err != nil {
+		return nil, fmt.Errorf("db.sql: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, js string
+		if err := rows.Scan(&id, &js); err != nil {
+			return out, fmt.Errorf("db.sql: %w", err)
+		}
+		var cfg struct {
+			RestartPolicy string `json:"restart_policy"`
+		}
+		if json.Unmarshal([]byte(js), &cfg) == nil {
+			out[id] = cfg.RestartPolicy
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return out, fmt.Errorf("db.sql: %w", err)
+	}
+	return out, nil
 }

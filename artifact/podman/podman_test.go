@@ -2,6 +2,8 @@ package podman
 
 import (
 	"bytes"
+	"database/sql"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -71,5 +73,42 @@ func TestRestartPolicies(t *testing.T) {
 	}
 	if _, err := RestartPolicies(bytes.NewReader(data[:len(data)/3]), int64(len(data)/3)); err == nil || !strings.Contains(err.Error(), "bolt_state.db") {
 		t.Errorf("truncated: %v", err)
+	}
+}
+
+// db.sql written by SQLite itself (modernc.org/sqlite) with libpod's table.
+func TestRestartPoliciesSQL(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "db.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"PRAGMA journal_mode=WAL",
+		"CREATE TABLE ContainerConfig(ID TEXT PRIMARY KEY NOT NULL, Name TEXT UNIQUE NOT NULL, PodID TEXT, JSON TEXT NOT NULL)",
+		`INSERT INTO ContainerConfig VALUES ('m1', 'sync', NULL, '{"id":"m1","restart_policy":"always"}'), ('n1', 'web', NULL, '{"id":"n1"}')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Read while the writer still holds its log: the rows may live in db.sql-wal only.
+	open := func(name string) (io.ReadCloser, int64, error) {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			return nil, 0, err
+		}
+		fi, _ := f.Stat()
+		return f, fi.Size(), nil
+	}
+	got, err := RestartPoliciesSQL(open)
+	db.Close()
+	if err != nil || !reflect.DeepEqual(got, map[string]string{"m1": "always", "n1": ""}) {
+		t.Errorf("%v %v", got, err)
+	}
+	if _, err := RestartPoliciesSQL(func(string) (io.ReadCloser, int64, error) {
+		return io.NopCloser(strings.NewReader("not a database at all, not at all")), 33, nil
+	}); err == nil || !strings.Contains(err.Error(), "db.sql") {
+		t.Errorf("garbage: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"slices"
 	"sort"
@@ -13,6 +14,8 @@ import (
 	"github.com/snapscan/snapscan/artifact/docker"
 	"github.com/snapscan/snapscan/artifact/k8s"
 	"github.com/snapscan/snapscan/artifact/podman"
+	"github.com/snapscan/snapscan/artifact/tmpcopy"
+	"github.com/snapscan/snapscan/fsread"
 	"github.com/snapscan/snapscan/report"
 	"github.com/snapscan/snapscan/scanner/check"
 )
@@ -52,9 +55,8 @@ func (c Containers) Run(ctx context.Context, t *check.Target, out check.Sink) er
 }
 
 // podman reads containers/storage's list, each container's OCI spec and
-// libpod's BoltDB state for restart policies (Podman 5's db.sql is not
-// read: such a container is never judged as restarting by itself; units
-// podman generated are judged by the systemd check).
+// libpod's state for restart policies (bolt_state.db, or Podman 5's
+// db.sql); units podman generated are judged by the systemd check.
 func (r *run) podman(root string) {
 	lp := path.Join(root, "overlay-containers", "containers.json")
 	f, _ := r.readStateMax(lp, podman.MaxList)
@@ -74,6 +76,12 @@ func (r *run) podman(root string) {
 				r.out.Error(bp, fmt.Errorf("%s: %s: %w", r.t.Volume, bp, err))
 			}
 			bf.Close()
+		}
+	} else if _, ok := r.stat(path.Join(root, "db.sql")); ok {
+		sp := path.Join(root, "db.sql")
+		var err error
+		if restart, err = podman.RestartPoliciesSQL(fsOpener(r.t.FS, root)); err != nil {
+			r.out.Error(sp, fmt.Errorf("%s: %s: %w", r.t.Volume, sp, err))
 		}
 	}
 	for _, c := range cs {
@@ -449,4 +457,17 @@ func nonEmptyStr(s, dflt string) string {
 		return dflt
 	}
 	return s
+}
+
+// fsOpener opens the files of one directory of fsys for tmpcopy.
+func fsOpener(fsys fsread.FS, dir string) tmpcopy.Opener {
+	return func(name string) (io.ReadCloser, int64, error) {
+		p := check.Clean(path.Join(dir, name))
+		fi, err := fsys.Stat(p)
+		if err != nil {
+			return nil, 0, err
+		}
+		f, err := fsys.Open(p)
+		return f, fi.Size(), err
+	}
 }

@@ -3,7 +3,6 @@ package linux
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"sort"
@@ -516,15 +515,7 @@ func newRpmHook(fsys fsread.FS, volume, mountPoint string) *PackageHook {
 		h.dbTime = fsread.MetaOf(fi).Mtime
 	}
 	h.findAliases()
-	pkgs, algos, errs := rpm.ReadSQLite(func(name string) (io.ReadCloser, int64, error) {
-		p := check.Clean(path.Join(dir, name))
-		fi, err := fsys.Stat(p)
-		if err != nil {
-			return nil, 0, err
-		}
-		f, err := fsys.Open(p)
-		return f, fi.Size(), err
-	})
+	pkgs, algos, errs := rpm.ReadSQLite(fsOpener(fsys, dir))
 	for _, e := range errs {
 		s.Error(dbp, fmt.Errorf("%s: %s: %w", volume, dbp, e))
 	}
