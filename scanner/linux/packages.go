@@ -135,11 +135,15 @@ func newDpkgHook(fsys fsread.FS, volume, mountPoint string) *PackageHook {
 			s.Error(path.Join(dir, "diversions"), fmt.Errorf("%s: %w", volume, err))
 		}
 	}
+	// A diverted path holds the diverting package's file; every other
+	// package's file of that name lies at the diversion's target.
+	byFrom := map[string]dpkg.Diversion{}
+	for _, d := range divs {
+		byFrom[h.canon(d.From)] = dpkg.Diversion{From: d.From, To: h.canon(d.To), Package: d.Package}
+	}
 	divert := func(p string, pkg string) string {
-		for _, d := range divs {
-			if h.canon(d.From) == p && d.Package != pkg {
-				return h.canon(d.To)
-			}
+		if d, ok := byFrom[p]; ok && d.Package != pkg {
+			return d.To
 		}
 		return p
 	}

@@ -431,3 +431,35 @@ func TestUnownedRecentWindow(t *testing.T) {
 		t.Errorf("%v", got)
 	}
 }
+
+// dpkg-divert: procps's /usr/bin/kill lies at /usr/bin/kill.procps, the
+// diverting package's own kill at /usr/bin/kill. Both verify.
+func TestPackagesDiversion(t *testing.T) {
+	root := t.TempDir()
+	procpsKill, ownKill := elfHead+"procps kill", elfHead+"other kill"
+	for p, c := range map[string]string{
+		"var/lib/dpkg/status":              "Package: procps\nStatus: install ok installed\nVersion: 4\n\nPackage: killer\nStatus: install ok installed\nVersion: 1\n",
+		"var/lib/dpkg/info/procps.md5sums": md5hex(procpsKill) + "  usr/bin/kill\n",
+		"var/lib/dpkg/info/procps.list":    "/usr/bin/kill\n",
+		"var/lib/dpkg/info/killer.md5sums": md5hex(ownKill) + "  usr/bin/kill\n",
+		"var/lib/dpkg/info/killer.list":    "/usr/bin/kill\n",
+		"var/lib/dpkg/diversions":          "/usr/bin/kill\n/usr/bin/kill.procps\nkiller\n",
+		"usr/bin/kill":                     ownKill,
+		"usr/bin/kill.procps":              procpsKill,
+	} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), []byte(c), 0o644)
+	}
+	res := sweepPackages(t, root, false)
+	for _, f := range res.Findings {
+		t.Errorf("%s %s %s", f.Rule, f.Severity, f.Evidence.Path)
+	}
+	if res.Stats.Files != 8 || len(res.Errors) != 0 {
+		t.Errorf("stats %+v errors %v", res.Stats, res.Errors)
+	}
+	for _, i := range res.Inventory {
+		if i.Kind == "package-verification" && i.Fields["verified"] != "2" {
+			t.Errorf("%s", i.Summary)
+		}
+	}
+}
