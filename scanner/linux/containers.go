@@ -21,9 +21,11 @@ import (
 )
 
 // Containers reads the container runtimes' state on disk (Docker's
-// config.v2.json and hostconfig.json, rootful and rootless), inventories
+// config.v2.json and hostconfig.json, rootful and rootless; containerd's
+// meta.db; kubelet static pods; Podman's containers/storage), inventories
 // every container as an autostart and judges its command, image and how
-// much of the host it reaches.
+// much of the host it reaches. On a cloud workload the runtime's state is
+// the autostart: the daemon restarts what it lists.
 type Containers struct{}
 
 func (Containers) Name() string { return "containers" }
