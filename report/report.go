@@ -96,10 +96,13 @@ type Target struct {
 
 // Stats counts the work done, for the analyst and for benchmarks.
 type Stats struct {
-	FilesSwept   int64          `json:"files_swept"`
-	BytesSwept   int64          `json:"bytes_swept"`
-	FilesSkipped int64          `json:"files_skipped"`
-	BySeverity   map[string]int `json:"findings_by_severity"`
+	FilesSwept   int64 `json:"files_swept"`
+	BytesSwept   int64 `json:"bytes_swept"`
+	FilesSkipped int64 `json:"files_skipped"`
+	// FilesVerifiedNotSwept counts files read and hashed whose bytes equal
+	// their package's recorded digest and that --skip-verified kept from YARA.
+	FilesVerifiedNotSwept int64          `json:"files_verified_not_swept,omitempty"`
+	BySeverity            map[string]int `json:"findings_by_severity"`
 	// FindingsHidden counts findings that Filter removed (--severity): the
 	// report says that something was left out, not only what is shown.
 	FindingsHidden int `json:"findings_hidden,omitempty"`

@@ -463,6 +463,10 @@ func (t *tableWriter) errors() {
 
 func (t *tableWriter) skipped() {
 	r := t.r
+	if n := r.Stats.FilesVerifiedNotSwept; n > 0 {
+		t.section("VERIFIED")
+		t.field(2, 0, "", fmt.Sprintf("%d files match their package's digest and were not YARA-swept (--skip-verified)", n))
+	}
 	if r.Stats.FilesSkipped == 0 && len(r.Skipped) == 0 {
 		return
 	}

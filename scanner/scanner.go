@@ -93,6 +93,9 @@ type SweepResult struct {
 	Files, Bytes int64
 	// Links counts later names of hard-linked files, swept once.
 	Links int64
+	// VerifiedNotSwept: files whose package vouched for them and that
+	// --skip-verified kept from YARA.
+	VerifiedNotSwept int64
 }
 
 // ScanImage scans one image file. It always returns a report: an image that
@@ -341,6 +344,7 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 				r.Stats.BytesSwept += res.Bytes
 				r.Stats.FilesSkipped += int64(len(res.Skipped))
 				r.Stats.LinksJudgedOnce += res.Links
+				r.Stats.FilesVerifiedNotSwept += res.VerifiedNotSwept
 				mu.Unlock()
 			}
 		}()
@@ -350,6 +354,7 @@ func run(ctx context.Context, r *report.Report, targets []*check.Target, sweeps 
 	for i := range r.Targets {
 		sort.Strings(r.Targets[i].Checks)
 	}
+	linkContainerLayers(r)
 }
 
 // runCheck contains a check's panic: one broken check, or one hostile file

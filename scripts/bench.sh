@@ -182,6 +182,23 @@ if ! skipped sweep; then
 		row "2 sweep" "snapscan scan (checks + SHA-256/MD5 + YARA, every file)" "$s" "$(rss_mib "$work/s-snap")" "$(ratio "$s" "$floor") of floor"
 		notes+=("sweep throughput: $(awk -v m="$tree_mib" -v t="$s" 'BEGIN {printf "%.0f", m/t}') MiB/s of file data ($tree_mib MiB in $nfiles files), checks included")
 		"$SNAPSCAN" scan -f json -o "$work/snap.json" "$base" >/dev/null 2>&1 || true
+		# Package verification (dpkg MD5 of every packaged file, from the same read) and what --skip-verified
+		# saves. The three modes run interleaved, so a neighbour's load falls on all of them alike.
+		: >"$work/v-full"; : >"$work/v-nover"; : >"$work/v-skip"
+		"$SNAPSCAN" scan --skip-verified -f json -o "$work/skipv.json" "$base" >/dev/null 2>&1 || true
+		vok=1
+		for ((i = 0; i < REPS; i++)); do
+			measure "$work/v-full" "$SNAPSCAN" scan -f json -o /dev/null "$base" &&
+				measure "$work/v-nover" "$SNAPSCAN" scan --verify-packages=false -f json -o /dev/null "$base" &&
+				measure "$work/v-skip" "$SNAPSCAN" scan --skip-verified -f json -o /dev/null "$base" || { vok=0; break; }
+		done
+		if [ $vok -eq 1 ]; then
+			vf=$(secs "$work/v-full") nv=$(secs "$work/v-nover") sv=$(secs "$work/v-skip")
+			nskip=$(jq -r '.[0].stats.files_verified_not_swept // 0' "$work/skipv.json" 2>/dev/null || echo "?")
+			row "2 sweep" "  interleaved: full scan (dpkg verification on, the default)" "$vf" "$(rss_mib "$work/v-full")" "1.00x"
+			row "2 sweep" "  interleaved: --verify-packages=false (no dpkg verification)" "$nv" "$(rss_mib "$work/v-nover")" "verification: $(ratio "$vf" "$nv") of this"
+			row "2 sweep" "  interleaved: --skip-verified (YARA only on files not verified)" "$sv" "$(rss_mib "$work/v-skip")" "$(ratio "$sv" "$vf") of full; $nskip files not YARA-swept"
+		fi
 	fi
 	if ! is_root; then
 		say "part 2: not root: skipping the mount -o loop,ro + find + yara comparison"
@@ -221,7 +238,7 @@ if ! skipped sweep; then
 				# Parity: every file the yara CLI flags must be among snapscan's sweep findings (which add IOC hash
 				# and file-name hits, so they may be more).
 				awk -v m="$mnt" '{p=$2; sub("^" m, "", p); print p}' "$work/yara.out" | sort -u >"$work/yara.paths"
-				jq -r '.findings[] | select(.check=="sweep") | .evidence.path' "$work/snap.json" | sort -u >"$work/snap.paths"
+				jq -r '.[].findings[] | select(.check=="sweep") | .evidence.path' "$work/snap.json" | sort -u >"$work/snap.paths"
 				ny=$(wc -l <"$work/yara.paths") ns=$(wc -l <"$work/snap.paths")
 				missing=$(comm -23 "$work/yara.paths" "$work/snap.paths" | wc -l)
 				notes+=("parity: the yara CLI flagged $ny files, snapscan's sweep $ns (YARA + IOC hash/name hits); flagged by yara but not by snapscan: $missing")

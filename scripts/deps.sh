@@ -7,7 +7,7 @@
 set -euo pipefail
 want=(libyara-dev pkg-config gcc)
 if [ "${1:-test}" = test ]; then
-  want+=(e2fsprogs xfsprogs ntfs-3g gdisk fdisk dosfstools mtools qemu-utils libwin-hivex-perl debootstrap yara attr faketime time tmux util-linux perl jq xz-utils)
+  want+=(e2fsprogs xfsprogs ntfs-3g gdisk fdisk dosfstools mtools qemu-utils libwin-hivex-perl debootstrap yara attr faketime time tmux util-linux perl jq xz-utils rpm cpio)
 fi
 missing=()
 for p in "${want[@]}"; do

@@ -31,6 +31,8 @@ type sweepFlags struct {
 	noProgress  bool
 	maxMemory   string
 	memory      int64 // parsed --max-memory, per scan
+	skipVerif   bool
+	verifyPkgs  bool
 }
 
 func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
@@ -38,6 +40,8 @@ func addSweepFlags(fl *pflag.FlagSet, f *sweepFlags) {
 	fl.StringArrayVar(&f.iocs, "ioc", nil, "add IOC lists in LOKI's format as signature-base publishes them: hash-iocs.txt, filename-iocs.txt (Windows paths match NTFS files), c2-iocs.txt (servers searched in file contents), ... or a directory of them (repeatable)")
 	fl.StringVar(&f.maxFileSize, "max-file-size", "64MiB", "files larger than this are not content-scanned and are listed as skipped (e.g. 16MiB, 1GiB)")
 	fl.DurationVar(&f.timeout, "file-timeout", sweep.DefaultTimeout, "YARA time limit per file (at least 1s)")
+	fl.BoolVar(&f.skipVerif, "skip-verified", false, "do not YARA-scan files whose bytes match their package's recorded digest (dpkg MD5); they are still hashed, verified and counted in the report")
+	fl.BoolVar(&f.verifyPkgs, "verify-packages", true, "check every packaged file against dpkg's recorded MD5 during the sweep (same read; =false only to measure its cost)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress line (it is shown only when standard error is a terminal, and erased before the report)")
 	fl.StringVar(&f.maxMemory, "max-memory", "1GiB", "memory budget of the whole run (checks, readers and content sweep; split between --parallel scans): beyond it the sweep runs fewer files at once and skips, with the reason, files it cannot hold (docs/limits.md)")
 }
@@ -64,6 +68,9 @@ type yaraSweeper struct {
 	timeout  time.Duration
 	progress *progress // the scan's status line; nil for none
 	memory   int64     // the sweep's share of --max-memory
+
+	skipVerified bool
+	verifyPkgs   bool
 
 	mu     sync.Mutex
 	owners map[string]func(*fsread.Meta) string // by image (volume name before '@')
@@ -124,13 +131,14 @@ func newSweeper(cmd *cobra.Command, f *sweepFlags, workers int) (*yaraSweeper, e
 	if err != nil {
 		return nil, err
 	}
-	return &yaraSweeper{rules: rules, iocs: iocs, workers: workers, maxSize: maxSize, timeout: f.timeout, memory: scanner.SweepMemory(f.memory)}, nil
+	return &yaraSweeper{rules: rules, iocs: iocs, workers: workers, maxSize: maxSize, timeout: f.timeout, memory: scanner.SweepMemory(f.memory),
+		skipVerified: f.skipVerif, verifyPkgs: f.verifyPkgs}, nil
 }
 
 func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPoint string) scanner.SweepResult {
 	opts := sweep.Options{
 		Volume: volume, MountPoint: mountPoint, Rules: s.rules, IOCs: s.iocs,
-		Workers: s.workers, MaxFileSize: s.maxSize, Timeout: s.timeout, MaxMemory: s.memory,
+		Workers: s.workers, MaxFileSize: s.maxSize, Timeout: s.timeout, MaxMemory: s.memory, SkipVerified: s.skipVerified,
 	}
 	opts.Progress = s.progress.sweep(volume)
 	// The scanner sweeps an image's roots before the volumes they mount,
@@ -154,6 +162,10 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 		// A volume a Linux root mounts: SUID/SGID files and stray kernel
 		// modules are judged during the sweep's walk.
 		opts.Hooks = append(opts.Hooks, linux.NewFileHook(fsys, volume, mountPoint))
+		// Packaged files are verified against dpkg's digests in the same read.
+		if ph := linux.NewPackageHook(fsys, volume, mountPoint); ph != nil && s.verifyPkgs {
+			opts.Hooks = append(opts.Hooks, ph)
+		}
 	}
 	res, err := sweep.Run(ctx, fsys, opts)
 	if res == nil {
@@ -161,7 +173,7 @@ func (s *yaraSweeper) Sweep(ctx context.Context, fsys fsread.FS, volume, mountPo
 	}
 	out := scanner.SweepResult{
 		Findings: res.Findings, Skipped: res.Skipped, Errors: res.Errors, Inventory: res.Inventory,
-		Files: res.Stats.Files, Bytes: res.Stats.Bytes, Links: res.Stats.Links,
+		Files: res.Stats.Files, Bytes: res.Stats.Bytes, Links: res.Stats.Links, VerifiedNotSwept: res.Stats.VerifiedNotSwept,
 	}
 	if err != nil {
 		// Interrupted: keep what was swept and say the rest was not.

@@ -49,8 +49,9 @@ type sysctlMark struct {
 
 var loadPriv = sync.OnceValues(func() (*privdata, error) {
 	p := &privdata{rules: map[string]privRule{}, paths: map[string][]string{}}
+	var ents []signatures.Entry
 	// The privilege checks' rules and the autostart checks' share one format.
-	for _, name := range []string{"linux/privesc-rules.txt", "linux/autostart-rules.txt"} {
+	for _, name := range []string{"linux/privesc-rules.txt", "linux/autostart-rules.txt", "linux/package-rules.txt"} {
 		ents, err := signatures.List(name)
 		if err != nil {
 			return nil, err
@@ -63,14 +64,19 @@ var loadPriv = sync.OnceValues(func() (*privdata, error) {
 			p.rules[e.Field(0)] = privRule{e.Field(0), sev, e.Field(2), e.Field(3), e.Field(4)}
 		}
 	}
-	ents, err := signatures.List("linux/privesc-paths.txt")
-	if err != nil {
-		return nil, err
+	for _, name := range []string{"linux/privesc-paths.txt", "linux/package-paths.txt"} {
+		es, err := signatures.List(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			if len(e.Fields) < 3 {
+				return nil, fmt.Errorf("%s:%d: want check;role;value", name, e.Line)
+			}
+			ents = append(ents, e)
+		}
 	}
 	for _, e := range ents {
-		if len(e.Fields) < 3 {
-			return nil, fmt.Errorf("linux/privesc-paths.txt:%d: want check;role;value", e.Line)
-		}
 		// A value may hold ';' (regexes): rejoin what the list format split.
 		v := strings.Join(e.Fields[2:], ";")
 		k := e.Field(0) + ";" + e.Field(1)
@@ -92,7 +98,8 @@ var loadPriv = sync.OnceValues(func() (*privdata, error) {
 		}
 	}
 	p.allEquiv = p.set("sudo", "all-equivalent")
-	if ents, err = signatures.List("linux/cloud-agents.txt"); err != nil {
+	ents, err := signatures.List("linux/cloud-agents.txt")
+	if err != nil {
 		return nil, err
 	}
 	idx := map[string]int{}

@@ -33,5 +33,6 @@ func Checks() []check.Check {
 		ShellRC{},
 		Autostart{},
 		Droppers{},
+		Containers{},
 	}
 }

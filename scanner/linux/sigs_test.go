@@ -71,7 +71,7 @@ func TestChecksRegistry(t *testing.T) {
 		}
 		seen[c.Name()] = true
 	}
-	if len(seen) != 28 {
+	if len(seen) != 29 {
 		t.Errorf("%d checks registered", len(seen))
 	}
 }

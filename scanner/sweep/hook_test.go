@@ -1,8 +1,10 @@
 package sweep
 
 import (
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,5 +79,35 @@ func TestSweepFileHook(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("hook finding not in the result: %+v", res.Findings)
+	}
+}
+
+// vouch verifies the files whose MD5 it was given, like a package database.
+type vouch struct{ md5 map[string]string }
+
+func (v vouch) File(hook.File) {}
+func (v vouch) Done() ([]report.Finding, []report.InventoryItem, []report.ScanError) {
+	return nil, nil, nil
+}
+func (v vouch) Verified(f hook.File) bool { return f.MD5 != "" && v.md5[f.Path] == f.MD5 }
+
+// A verified file is hashed but not YARA-scanned only with SkipVerified; a
+// file whose digest differs is always scanned.
+func TestSweepSkipVerified(t *testing.T) {
+	dir := t.TempDir()
+	miner := "stratum+tcp://pool.minexmr.com:4444 --donate-level 1 xmrig 44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A"
+	write(t, filepath.Join(dir, "usr/bin/vouched"), miner)
+	write(t, filepath.Join(dir, "usr/bin/changed"), miner)
+	v := vouch{md5: map[string]string{"usr/bin/vouched": fmt.Sprintf("%x", md5.Sum([]byte(miner))), "usr/bin/changed": "00000000000000000000000000000000"}}
+	for _, skip := range []bool{false, true} {
+		res := run(t, dir, Options{Rules: embeddedRules(t), Hooks: []hook.Hook{v}, SkipVerified: skip})
+		got := byPath(res)
+		if _, ok := got["/usr/bin/changed"]; !ok {
+			t.Errorf("skip=%v: the unverified file was not scanned", skip)
+		}
+		_, found := got["/usr/bin/vouched"]
+		if found == skip || res.Stats.VerifiedNotSwept != map[bool]int64{false: 0, true: 1}[skip] || res.Stats.Files != 2 {
+			t.Errorf("skip=%v: vouched file found=%v, stats %+v", skip, found, res.Stats)
+		}
 	}
 }

@@ -92,6 +92,10 @@ type Options struct {
 	Progress func(Progress)
 	// Hooks see every regular file of the walk (package hook).
 	Hooks []hook.Hook
+	// SkipVerified skips YARA on files a hook.Verifier vouches for (bytes
+	// equal to their package's recorded digest); they are counted in
+	// Stats.VerifiedNotSwept. Hash IOCs are still matched.
+	SkipVerified bool
 }
 
 // Progress is the state of a running sweep, for a progress bar. FilesSeen
@@ -110,11 +114,14 @@ type Progress struct {
 
 // Stats counts the work of one sweep.
 type Stats struct {
-	Files    int64 `json:"files"`   // regular files read and scanned
-	Bytes    int64 `json:"bytes"`   // bytes read and scanned
-	Skipped  int64 `json:"skipped"` // files listed in Result.Skipped
-	Findings int64 `json:"findings"`
-	Errors   int64 `json:"errors"`
+	Files   int64 `json:"files"`   // regular files read and scanned
+	Bytes   int64 `json:"bytes"`   // bytes read and scanned
+	Skipped int64 `json:"skipped"` // files listed in Result.Skipped
+	// VerifiedNotSwept counts files read and hashed whose YARA scan was
+	// skipped because a hook verified them (Options.SkipVerified).
+	VerifiedNotSwept int64 `json:"verified_not_swept"`
+	Findings         int64 `json:"findings"`
+	Errors           int64 `json:"errors"`
 	// Links counts names of files with several hard links whose content
 	// was swept under another name, listed in Skipped up to maxLinksListed.
 	Links   int64         `json:"links"`
@@ -156,6 +163,8 @@ type outcome struct {
 	// (streams.go).
 	extra        []report.Finding
 	extraSkipped []report.Skipped
+	// verifiedSkipped: read and hashed, YARA skipped (Options.SkipVerified).
+	verifiedSkipped bool
 }
 
 // Run sweeps fsys. It returns an error only when the sweep could not run
@@ -313,6 +322,9 @@ func Run(ctx context.Context, fsys fsread.FS, opts Options) (*Result, error) {
 		if o.scanned {
 			res.Stats.Files++
 			res.Stats.Bytes += o.bytes
+		}
+		if o.verifiedSkipped {
+			res.Stats.VerifiedNotSwept++
 		}
 		if o.finding != nil {
 			res.Findings = append(res.Findings, *o.finding)
@@ -485,7 +497,7 @@ func (w *worker) do(j job) outcome {
 	if j.meta.Size > w.opts.MaxFileSize {
 		o.skipped = &report.Skipped{Volume: w.opts.Volume, Path: evPath, Size: j.meta.Size,
 			Reason: fmt.Sprintf("larger than the size cap (%d > %d bytes); not read", j.meta.Size, w.opts.MaxFileSize)}
-		w.hookFile(j, osPathOf(w.opts, evPath), "", nil)
+		w.hookFile(j, osPathOf(w.opts, evPath), "", "", "", nil)
 		return o
 	}
 	if j.meta.Size > w.opts.MaxMemory {
@@ -506,7 +518,7 @@ func (w *worker) do(j job) outcome {
 	f, err := w.fsys.Open(j.path)
 	if err != nil {
 		o.errs = append(o.errs, scanError(w.opts.Volume, j.path, err))
-		w.hookFile(j, osPathOf(w.opts, evPath), "", nil)
+		w.hookFile(j, osPathOf(w.opts, evPath), "", "", "", nil)
 		return o
 	}
 	defer f.Close()
@@ -515,7 +527,7 @@ func (w *worker) do(j job) outcome {
 		w.md5, w.sha1, w.sha2 = md5.New(), sha1.New(), sha256.New()
 	}
 	hs := []hash.Hash{w.md5, w.sha2}
-	needSHA1 := w.opts.IOCs != nil && w.opts.IOCs.NeedSHA1()
+	needSHA1 := w.opts.IOCs != nil && w.opts.IOCs.NeedSHA1() || hooksWantSHA1(w.opts.Hooks)
 	if needSHA1 {
 		hs = append(hs, w.sha1)
 	}
@@ -536,7 +548,10 @@ func (w *worker) do(j job) outcome {
 		}
 	}
 
-	w.hookFile(j, osPath, sha2hex, data)
+	verified := w.hookFile(j, osPath, md5hex, sha1hex, sha2hex, data)
+	if verified && w.opts.SkipVerified {
+		o.verifiedSkipped = true
+	}
 	w.sweepStreams(j, &o)
 
 	var hits []hit
@@ -548,7 +563,7 @@ func (w *worker) do(j job) outcome {
 			hits = append(hits, filenameHit(fn))
 		}
 	}
-	if w.sc != nil {
+	if w.sc != nil && !o.verifiedSkipped {
 		ms, err := w.sc.Scan(data, w.vars(j, osPath, data, md5hex))
 		if err != nil {
 			o.errs = append(o.errs, scanError(w.opts.Volume, j.path, fmt.Errorf("yara: %w", err)))

@@ -19,6 +19,8 @@ type File struct {
 	OSPath string // where the OS sees it (MountPoint + path), with a leading '/'
 	Meta   *fsread.Meta
 	SHA256 string // "" when the file was not read in full (skipped, unreadable, short)
+	MD5    string // as SHA256: dpkg records MD5, so verification needs no second read
+	SHA1   string // as SHA256, but only when a hook is a SHA1Wanter (apk records SHA-1) or IOCs need it
 	Head   []byte // up to HeadSize bytes of content; valid only during the call
 }
 
@@ -30,4 +32,18 @@ type File struct {
 type Hook interface {
 	File(f File)
 	Done() ([]report.Finding, []report.InventoryItem, []report.ScanError)
+}
+
+// SHA1Wanter is a Hook that needs File.SHA1: the sweep then computes it in
+// the same read (it costs a third hash, so only on request).
+type SHA1Wanter interface {
+	WantSHA1() bool
+}
+
+// Verifier is a Hook that can vouch for a file: its bytes are those its
+// package recorded. With Options.SkipVerified the sweep then skips YARA on
+// the file (hash IOCs are still matched). Verified is called after File,
+// from the same worker.
+type Verifier interface {
+	Verified(f File) bool
 }
