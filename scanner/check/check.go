@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/snapscan/snapscan/fsread"
@@ -33,6 +34,27 @@ type Target struct {
 	// its own (the content sweep of /home): evidence paths are the paths
 	// the running system used, "/home/bob/x", not "/bob/x".
 	MountPoint string
+
+	// shared holds what several checks of this target read: built once,
+	// dropped with the target at the end of the scan.
+	shared sync.Map
+}
+
+type sharedEntry struct {
+	once sync.Once
+	v    any
+	err  error
+}
+
+// Shared returns what build makes for key, built once per target however
+// many checks ask (a registry hive six checks parse; issue 18's "a file
+// needed by several checks is read once"). The value must be safe to read
+// concurrently and never changed after build.
+func (t *Target) Shared(key string, build func() (any, error)) (any, error) {
+	e, _ := t.shared.LoadOrStore(key, &sharedEntry{})
+	se := e.(*sharedEntry)
+	se.once.Do(func() { se.v, se.err = build() })
+	return se.v, se.err
 }
 
 // Place names the volume that stores the file at osPath (as the OS sees

@@ -103,6 +103,32 @@ const maxLogSize = 256 << 20
 // hives quietly. A dirty hive is read through its transaction logs
 // (.LOG1/.LOG2/.LOG beside it) as Windows would load it.
 func openHive(t *check.Target, name string) (*hive, error) {
+	v, err := t.Shared("hive:"+name, func() (any, error) { return readHive(t, name) })
+	if err != nil {
+		return nil, err
+	}
+	rh := v.(*readHiveData)
+	// A fresh parser and budget for each check; the bytes are shared.
+	h, err := parseRecovered(rh.primary, rh.data, rh.rec)
+	if err != nil {
+		return nil, &fs.PathError{Op: "parse", Path: rh.real, Err: err}
+	}
+	h.path = rh.real
+	h.evidence = rh.evidence
+	h.base = rh.base
+	return h, nil
+}
+
+// readHiveData is a hive as read and recovered, once per target.
+type readHiveData struct {
+	real          string
+	primary, data []byte
+	base          hivelog.BaseBlock
+	rec           report.Recovery
+	evidence      report.Evidence
+}
+
+func readHive(t *check.Target, name string) (*readHiveData, error) {
 	real, err := resolveFold(t.FS, name)
 	if err != nil {
 		return nil, err
@@ -115,14 +141,7 @@ func openHive(t *check.Target, name string) (*hive, error) {
 		return nil, err
 	}
 	data, base, rec := recoverHive(t, real, file.Data)
-	h, err := parseRecovered(file.Data, data, rec)
-	if err != nil {
-		return nil, &fs.PathError{Op: "parse", Path: real, Err: err}
-	}
-	h.path = real
-	h.evidence = file.Evidence
-	h.base = base
-	return h, nil
+	return &readHiveData{real: real, primary: file.Data, data: data, base: base, rec: rec, evidence: file.Evidence}, nil
 }
 
 // parseRecovered parses the recovered hive data, or the primary when the
