@@ -18,9 +18,12 @@ import (
 // Findings are ordered by severity (critical first), then volume, path,
 // line, rule. Two findings with the same ID (same rule, volume, path, line
 // and key) are one finding: the more severe (then the one with more
-// evidence) is kept and the YARA matches of both are merged.
+// evidence) is kept and the YARA matches of both are merged. A sweep YARA
+// finding on a file an autostart runs is joined to that autostart first
+// (chainTargetHits), before any output filter drops the inventory.
 func Finalize(r *Report) {
 	r.Schema = SchemaVersion
+	chainTargetHits(r)
 	// Checks stamp ids from the volume's name; here the volume's identity
 	// (UUID) is known. An id set otherwise (a report read back) is kept.
 	keys := VolumeKeys(r)
@@ -178,13 +181,12 @@ func fillNil(r *Report) {
 // with different severities for one file inflate the counts. YARA content
 // matches stay findings of their own: they are different evidence.
 func foldNameOnlyHits(fs []Finding) []Finding {
-	type key struct{ volume, path string }
-	best := map[key]int{}
+	best := map[fileKey]int{}
 	for i, f := range fs {
 		if f.Check == "sweep" {
 			continue
 		}
-		k := key{f.Evidence.Volume, f.Evidence.Path}
+		k := keyOf(&f.Evidence)
 		if j, ok := best[k]; !ok || f.Severity > fs[j].Severity {
 			best[k] = i
 		}
@@ -198,7 +200,7 @@ func foldNameOnlyHits(fs []Finding) []Finding {
 		for _, m := range f.Matches {
 			nameOnly = nameOnly && strings.HasPrefix(m.Rule, "ioc.filename")
 		}
-		j, ok := best[key{f.Evidence.Volume, f.Evidence.Path}]
+		j, ok := best[keyOf(&f.Evidence)]
 		if !nameOnly || !ok || fs[j].Severity < f.Severity {
 			continue // never lower what the report says about a file
 		}

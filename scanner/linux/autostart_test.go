@@ -1,11 +1,13 @@
 package linux
 
 import (
+	"maps"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/snapscan/snapscan/report"
+	"github.com/snapscan/snapscan/scanner/check"
 )
 
 // rdbFixture is a dump redis-server wrote (testdata/images/make-rdb.sh).
@@ -200,23 +202,58 @@ func TestAutostartCheck(t *testing.T) {
 }
 
 // A second UID-0 account sharing /root: %u patterns are read for both,
-// and each key is credited to its account.
+// and each key is credited to its account; the UID-0 alias is a finding.
+// Benign twin: RHEL's operator account (UID 11, GID 0, home /root, no
+// login shell) shares /root with no keys of its own, and stays quiet.
 func TestSharedRootHomeKeys(t *testing.T) {
-	dir := tree(t, map[string]string{
-		"etc/passwd":                passwd + "toor:x:0:0::/root:/bin/bash\n",
-		"etc/ssh/sshd_config":       "AuthorizedKeysFile .ssh/authorized_keys /etc/ssh/keys/%u\n",
-		"etc/ssh/keys/root":         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl admin@corp\n",
-		"etc/ssh/keys/toor":         "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 backdoor\n",
-		"root/.ssh/authorized_keys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl admin@corp\n",
-	})
-	s := runCheck(t, SSHKeys{}, overlayWith(t, dir, ""))
-	users := map[string]string{}
-	for _, i := range s.inv {
-		if i.Kind == "ssh-key" {
-			users[i.Path] = i.Fields["user"]
-		}
-	}
-	if users["/etc/ssh/keys/root"] != "root" || users["/etc/ssh/keys/toor"] != "toor" || users["/root/.ssh/authorized_keys"] != "root" {
-		t.Errorf("keys credited %v", users)
+	const rootKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl admin@corp\n"
+	for _, tc := range []struct {
+		name    string
+		account string // passwd line added to the common file
+		toorKey bool   // /etc/ssh/keys/toor holds a key
+		users   map[string]string
+		minSev  report.Severity // worst finding at least (Info: none required)
+		below   bool            // every finding below medium instead
+	}{
+		{name: "UID-0 toor shares /root with its own key", account: "toor:x:0:0::/root:/bin/bash\n", toorKey: true,
+			users:  map[string]string{"/etc/ssh/keys/root": "root", "/etc/ssh/keys/toor": "toor", "/root/.ssh/authorized_keys": "root"},
+			minSev: report.High},
+		{name: "locked no-login operator shares /root, no keys", account: "operator:x:11:0:operator:/root:/sbin/nologin\n",
+			users: map[string]string{"/etc/ssh/keys/root": "root", "/root/.ssh/authorized_keys": "root"}, below: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string]string{
+				"etc/passwd":                passwd + tc.account,
+				"etc/shadow":                "root:$6$salt$hash:19000:0:99999:7:::\n" + strings.SplitN(tc.account, ":", 2)[0] + ":!*:19000:0:99999:7:::\n",
+				"etc/ssh/sshd_config":       "AuthorizedKeysFile .ssh/authorized_keys /etc/ssh/keys/%u\n",
+				"etc/ssh/keys/root":         rootKey,
+				"root/.ssh/authorized_keys": rootKey,
+			}
+			if tc.toorKey {
+				files["etc/ssh/keys/toor"] = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 backdoor\n"
+			}
+			fsys := overlayWith(t, tree(t, files), "")
+			keys := runCheck(t, SSHKeys{}, fsys)
+			users := map[string]string{}
+			for _, i := range keys.inv {
+				if i.Kind == "ssh-key" {
+					users[i.Path] = i.Fields["user"]
+				}
+			}
+			if !maps.Equal(users, tc.users) {
+				t.Errorf("keys credited %v, want %v", users, tc.users)
+			}
+			worst, all := report.Info, ""
+			for _, c := range []check.Check{SSHKeys{}, Accounts{}} {
+				s := runCheck(t, c, fsys)
+				for _, f := range s.findings {
+					worst = max(worst, f.Severity)
+				}
+				all += s.dump()
+			}
+			if tc.below && worst >= report.Medium || !tc.below && worst < tc.minSev {
+				t.Errorf("worst finding %s:\n%s", worst, all)
+			}
+		})
 	}
 }

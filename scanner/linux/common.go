@@ -158,21 +158,26 @@ func (r *run) finding(f report.Finding) {
 // inventory emits one record. Every record carries the flags of its file
 // (immutable, append-only) when it has any: an autostart that cannot be
 // removed is the record an analyst needs to see first.
+//
+// The record names the volume that stores the file, as evidence does, so
+// that report.Finalize can join it with the content sweep's findings on the
+// same file (a followed autostart target and its YARA matches).
 func (r *run) inventory(kind, p string, line int, summary string, fields map[string]string) {
-	if _, ok := fields["flags"]; !ok {
-		if fi, err := r.t.FS.Lstat(check.Clean(p)); err == nil {
-			if names := fsread.MetaOf(fi).FlagNames(); len(names) > 0 {
-				if fields == nil {
-					fields = map[string]string{}
+	it := report.InventoryItem{Kind: kind, Volume: r.t.Volume, Path: "/" + check.Clean(p), Line: line, Summary: oneLine(summary), Fields: fields}
+	if fi, err := r.t.FS.Lstat(check.Clean(p)); err == nil {
+		m := fsread.MetaOf(fi)
+		ev := check.EvidenceFor(r.t, p, m)
+		it.Volume, it.VolumePath = ev.Volume, ev.VolumePath
+		if _, ok := fields["flags"]; !ok {
+			if names := m.FlagNames(); len(names) > 0 {
+				if it.Fields == nil {
+					it.Fields = map[string]string{}
 				}
-				fields["flags"] = strings.Join(names, ",")
+				it.Fields["flags"] = strings.Join(names, ",")
 			}
 		}
 	}
-	r.out.Inventory(report.InventoryItem{
-		Kind: kind, Volume: r.t.Volume, Path: "/" + check.Clean(p), Line: line,
-		Summary: oneLine(summary), Fields: fields,
-	})
+	r.out.Inventory(it)
 }
 
 // at returns the file's evidence pointing at one line.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -174,4 +175,53 @@ func sortedKeys(m map[string][]byte) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// TestDropperInstallers measures the benign side on the real well-known
+// "curl | sh" installers (testdata/droppers/BENIGN.tsv: rustup, nvm,
+// Docker's get script, Homebrew, each at a pinned commit, fetched into
+// SNAPSCAN_INSTALLERS, default /var/cache/snapscan-test/droppers/benign):
+// each downloads and runs code once, and must stay below medium.
+func TestDropperInstallers(t *testing.T) {
+	dir := os.Getenv("SNAPSCAN_INSTALLERS")
+	if dir == "" {
+		dir = "/var/cache/snapscan-test/droppers/benign"
+	}
+	list, err := os.ReadFile("../../testdata/droppers/BENIGN.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	below := 0
+	for _, line := range strings.Split(string(list), "\n") {
+		f := strings.Split(line, "\t")
+		if strings.HasPrefix(line, "#") || len(f) != 6 {
+			continue
+		}
+		rows++
+		t.Run(f[0], func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(dir, f[0]))
+			if err != nil {
+				t.Skipf("installer absent (testdata/droppers/fetch.sh fetches it): %v", err)
+			}
+			if strconv.Itoa(len(b)) != f[5] {
+				t.Fatalf("%s is %d bytes, BENIGN.tsv says %s: not the revision %s of %s", f[0], len(b), f[5], f[2], f[1])
+			}
+			sc := ScoreScript(b)
+			var names []string
+			for _, bh := range sc.Behaviours {
+				names = append(names, bh.Name)
+			}
+			if sc.Scored && sc.Severity >= report.Medium {
+				t.Errorf("%s (%s) scored %s: %v", f[0], f[1], sc.Severity, names)
+			} else {
+				below++
+			}
+			t.Logf("%s: %d behaviours %v", f[0], len(names), names)
+		})
+	}
+	if rows == 0 {
+		t.Fatal("BENIGN.tsv lists no installer")
+	}
+	t.Logf("installers: %d of %d well-known curl|sh installers scored below medium", below, rows)
 }

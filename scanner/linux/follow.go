@@ -380,9 +380,16 @@ func (r *run) judgeEntry(p place, ev report.Evidence, cmd string, pathEnv []stri
 	hits, flags, chains := r.followTargets(cmd, pathEnv)
 	// The targets are inventoried with the entry that runs them: the content
 	// sweep's findings on a target (YARA) can be joined to its autostart.
+	// report.Finalize makes that join (report.AutostartTarget names the
+	// fields it reads).
+	entryVol := ev.Volume
+	if entryVol == "" {
+		entryVol = r.t.Volume
+	}
 	for _, c := range chains {
-		r.inventory("autostart-target", c[len(c)-1], 0, strings.Join(c, " → "), map[string]string{
-			"entry": fmt.Sprintf("%s:%d", ev.Path, ev.Line), "chain": strings.Join(c, " → "), "place": p.prefix,
+		r.inventory(report.AutostartTarget, c[len(c)-1], 0, strings.Join(c, " → "), map[string]string{
+			"entry": fmt.Sprintf("%s:%d", ev.Path, ev.Line), "entry_volume": entryVol, "chain": strings.Join(c, " → "),
+			"place": p.prefix, "what": p.what, "technique": p.technique, "technique_name": techniqueName(p.technique),
 		})
 	}
 	for _, fl := range flags {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the droppers of SOURCES.tsv that have a repository path into $SNAPSCAN_DROPPERS (default
 # /var/cache/snapscan-test/droppers/real), from GitHub's raw host. The rows without one were read through a code
-# search and have to be placed there by hand. Needs network; nothing here runs them.
+# search and have to be placed there by hand. Then the installers of BENIGN.tsv. Needs network; nothing here runs them.
 set -euo pipefail
 dir=${SNAPSCAN_DROPPERS:-/var/cache/snapscan-test/droppers/real}
 mkdir -p "$dir"
@@ -11,4 +11,12 @@ grep -v '^#' "$(dirname "$0")/SOURCES.tsv" | while IFS=$'\t' read -r file repo p
 		curl -fsSL "https://raw.githubusercontent.com/$repo/$branch/$path" -o "$dir/$file" && break
 	done
 	echo "$file: $(wc -c <"$dir/$file") bytes"
+done
+
+# The benign side: the installers of BENIGN.tsv, each at its pinned commit.
+bdir=${SNAPSCAN_INSTALLERS:-/var/cache/snapscan-test/droppers/benign}
+mkdir -p "$bdir"
+grep -v '^#' "$(dirname "$0")/BENIGN.tsv" | while IFS=$'\t' read -r file repo commit path _; do
+	curl -fsSL "https://raw.githubusercontent.com/$repo/$commit/$path" -o "$bdir/$file"
+	echo "$file: $(wc -c <"$bdir/$file") bytes"
 done
