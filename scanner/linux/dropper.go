@@ -35,6 +35,9 @@ type threshold struct {
 type dropperData struct {
 	behaviours []behaviour
 	thresholds []threshold // highest minimum first
+	// any matches a line that at least one behaviour matches: one pass
+	// over most lines (which show none) instead of one per behaviour.
+	any *regexp.Regexp
 }
 
 var loadDropper = sync.OnceValues(func() (*dropperData, error) {
@@ -43,6 +46,7 @@ var loadDropper = sync.OnceValues(func() (*dropperData, error) {
 		return nil, err
 	}
 	d := &dropperData{}
+	var alts []string
 	for _, e := range ents {
 		if e.Field(0) == "threshold" {
 			sev, err := report.ParseSeverity(e.Field(1))
@@ -61,6 +65,10 @@ var loadDropper = sync.OnceValues(func() (*dropperData, error) {
 			return nil, fmt.Errorf("linux/dropper-behaviours.txt:%d: %w", e.Line, err)
 		}
 		d.behaviours = append(d.behaviours, behaviour{e.Field(0), e.Field(1), e.Field(3), re})
+		alts = append(alts, "(?:"+e.Field(2)+")")
+	}
+	if d.any, err = regexp.Compile("(?i)" + strings.Join(alts, "|")); err != nil {
+		return nil, fmt.Errorf("linux/dropper-behaviours.txt: the behaviours together: %w", err)
 	}
 	sort.Slice(d.thresholds, func(i, j int) bool { return d.thresholds[i].min > d.thresholds[j].min })
 	return d, nil
@@ -103,6 +111,9 @@ func ScoreScript(data []byte) DropperScore {
 		t := l.Text
 		if len(t) > maxJudged {
 			t = t[:maxJudged]
+		}
+		if !d.any.MatchString(t) {
+			continue
 		}
 		for _, b := range d.behaviours {
 			if !seen[b.Name] && b.Re.MatchString(t) {
