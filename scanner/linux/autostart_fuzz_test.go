@@ -77,6 +77,19 @@ func FuzzScoreScript(f *testing.F) {
 			}
 			seen[b.Name] = true
 		}
+		// The literal filter must never drop a line its expression matches;
+		// checked on one input in eight, as it costs what the filter saves.
+		for _, l := range shellLines([]byte(s)) {
+			if len(s)%8 != 0 {
+				break
+			}
+			lower := strings.ToLower(l.Text)
+			for _, b := range dropperSigs().behaviours {
+				if !mayMatch(b.lits, lower) && b.Re.MatchString(l.Text) {
+					t.Fatalf("%s matches %q but its literal filter %q drops it", b.Name, l.Text, b.lits)
+				}
+			}
+		}
 		if sc.Scored != (len(sc.Behaviours) >= 2) {
 			t.Fatalf("scored %v with %d behaviours", sc.Scored, len(sc.Behaviours))
 		}

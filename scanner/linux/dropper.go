@@ -25,6 +25,8 @@ import (
 type behaviour struct {
 	Name, Technique, Title string
 	Re                     *regexp.Regexp
+	// lits: one of them is in every line Re matches (requiredLiterals).
+	lits []string
 }
 
 type threshold struct {
@@ -35,9 +37,6 @@ type threshold struct {
 type dropperData struct {
 	behaviours []behaviour
 	thresholds []threshold // highest minimum first
-	// any matches a line that at least one behaviour matches: one pass
-	// over most lines (which show none) instead of one per behaviour.
-	any *regexp.Regexp
 }
 
 var loadDropper = sync.OnceValues(func() (*dropperData, error) {
@@ -46,7 +45,6 @@ var loadDropper = sync.OnceValues(func() (*dropperData, error) {
 		return nil, err
 	}
 	d := &dropperData{}
-	var alts []string
 	for _, e := range ents {
 		if e.Field(0) == "threshold" {
 			sev, err := report.ParseSeverity(e.Field(1))
@@ -64,11 +62,7 @@ var loadDropper = sync.OnceValues(func() (*dropperData, error) {
 		if err != nil {
 			return nil, fmt.Errorf("linux/dropper-behaviours.txt:%d: %w", e.Line, err)
 		}
-		d.behaviours = append(d.behaviours, behaviour{e.Field(0), e.Field(1), e.Field(3), re})
-		alts = append(alts, "(?:"+e.Field(2)+")")
-	}
-	if d.any, err = regexp.Compile("(?i)" + strings.Join(alts, "|")); err != nil {
-		return nil, fmt.Errorf("linux/dropper-behaviours.txt: the behaviours together: %w", err)
+		d.behaviours = append(d.behaviours, behaviour{e.Field(0), e.Field(1), e.Field(3), re, requiredLiterals(e.Field(2))})
 	}
 	sort.Slice(d.thresholds, func(i, j int) bool { return d.thresholds[i].min > d.thresholds[j].min })
 	return d, nil
@@ -112,11 +106,9 @@ func ScoreScript(data []byte) DropperScore {
 		if len(t) > maxJudged {
 			t = t[:maxJudged]
 		}
-		if !d.any.MatchString(t) {
-			continue
-		}
+		lower := strings.ToLower(t)
 		for _, b := range d.behaviours {
-			if !seen[b.Name] && b.Re.MatchString(t) {
+			if !seen[b.Name] && mayMatch(b.lits, lower) && b.Re.MatchString(t) {
 				seen[b.Name] = true
 				sc.Behaviours = append(sc.Behaviours, Behaviour{b.Name, b.Technique, b.Title, l.N, t})
 			}
