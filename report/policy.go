@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"strings"
+
+	"github.com/snapscan/snapscan/fsread"
 )
 
 // ExitCodes is snapscan's one exit-code table, for every command. --help,
@@ -252,21 +254,10 @@ const (
 	RecoveryDirty    = "dirty"
 )
 
-// String is the one-line form: "clean", "replayed (N transactions, M
-// blocks)", "dirty, not replayed: reason".
+// String is the one-line form, fsread.Recovery's: "clean", "replayed (N
+// transactions, M blocks)", "dirty, not replayed: reason".
 func (rc *Recovery) String() string {
-	switch rc.State {
-	case RecoveryReplayed:
-		return fmt.Sprintf("replayed (%d transactions, %d blocks)", rc.Transactions, rc.Blocks)
-	case RecoveryDirty:
-		if rc.Reason == "" {
-			return "dirty, not replayed"
-		}
-		return "dirty, not replayed: " + rc.Reason
-	case "":
-		return RecoveryClean
-	}
-	return rc.State
+	return fsread.Recovery{State: fsread.RecoveryState(rc.State), Transactions: rc.Transactions, Blocks: rc.Blocks, Reason: rc.Reason}.String()
 }
 
 // Incomplete reports whether the scan is not complete, and the first

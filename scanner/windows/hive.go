@@ -69,7 +69,7 @@ func (h *hive) fail(out check.Sink, volume, what string, err error) {
 
 // dirty reports whether the hive was read with writes pending that its
 // transaction logs could not supply: the newest changes may be missing.
-func (h *hive) dirty() bool { return h.recovery.State == recoveryDirty }
+func (h *hive) dirty() bool { return h.recovery.State == report.RecoveryDirty }
 
 // dirtyError is the warning for a dirty hive; it names the hive's state and
 // why its logs were not applied.
@@ -83,13 +83,6 @@ func (h *hive) dirtyWhy() string {
 	}
 	return fmt.Sprintf("header sequence numbers %d != %d", h.base.Seq1, h.base.Seq2)
 }
-
-// Recovery states of a hive, as report.Recovery spells them.
-const (
-	recoveryClean    = "clean"
-	recoveryReplayed = "replayed"
-	recoveryDirty    = "dirty"
-)
 
 // maxLogSize caps each transaction log read. Windows rotates a log long
 // before this. A recovery holds at most the primary, its logs, the pages
@@ -149,8 +142,8 @@ func readHive(t *check.Target, name string) (*readHiveData, error) {
 // verified): the primary as it is beats nothing, and it is reported dirty.
 func parseRecovered(primary, data []byte, rec report.Recovery) (*hive, error) {
 	h, err := parseHive(data)
-	if err != nil && rec.State == recoveryReplayed {
-		rec = report.Recovery{State: recoveryDirty, Reason: fmt.Sprintf("the hive recovered from its logs is unreadable (%v); read as it is", err), Warnings: rec.Warnings}
+	if err != nil && rec.State == report.RecoveryReplayed {
+		rec = report.Recovery{State: report.RecoveryDirty, Reason: fmt.Sprintf("the hive recovered from its logs is unreadable (%v); read as it is", err), Warnings: rec.Warnings}
 		h, err = parseHive(primary)
 	}
 	if err != nil {
@@ -167,10 +160,10 @@ func recoverHive(t *check.Target, real string, primary []byte) ([]byte, hivelog.
 	base, err := hivelog.ParseBaseBlock(primary)
 	if err != nil {
 		// parseHive names what is wrong with a hive that has no base block.
-		return primary, base, report.Recovery{State: recoveryClean}
+		return primary, base, report.Recovery{State: report.RecoveryClean}
 	}
 	if !base.Dirty() {
-		return primary, base, report.Recovery{State: recoveryClean}
+		return primary, base, report.Recovery{State: report.RecoveryClean}
 	}
 	dir, name := path.Split(real)
 	var logs []hivelog.Log
@@ -199,12 +192,12 @@ func applyLogs(primary []byte, logs []hivelog.Log, unread []string) ([]byte, rep
 	if err == nil {
 		data := make([]byte, ov.Size())
 		if _, err = ov.ReadAt(data, 0); err == nil || errors.Is(err, io.EOF) {
-			rec.State, rec.Transactions, rec.Blocks = recoveryReplayed, r.Entries, r.Pages
+			rec.State, rec.Transactions, rec.Blocks = report.RecoveryReplayed, r.Entries, r.Pages
 			rec.Reason = fmt.Sprintf("%s applied (%s format, sequence %d..%d)", strings.Join(r.Logs, ", "), r.Format, r.FirstSeq, r.LastSeq)
 			return data, rec
 		}
 	}
-	rec.State, rec.Reason = recoveryDirty, err.Error()
+	rec.State, rec.Reason = report.RecoveryDirty, err.Error()
 	if len(unread) > 0 {
 		rec.Reason += "; unreadable: " + strings.Join(unread, ", ")
 	}
@@ -226,9 +219,9 @@ func parseHive(data []byte) (h *hive, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry hive: %w", err)
 	}
-	h = &hive{data: data, reg: reg, base: base, recovery: report.Recovery{State: recoveryClean}}
+	h = &hive{data: data, reg: reg, base: base, recovery: report.Recovery{State: report.RecoveryClean}}
 	if base.Dirty() {
-		h.recovery = report.Recovery{State: recoveryDirty, Reason: "transaction logs not looked for"}
+		h.recovery = report.Recovery{State: report.RecoveryDirty, Reason: "transaction logs not looked for"}
 	}
 	if _, err := h.root(); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/snapscan/snapscan/artifact/hivelog"
+	"github.com/snapscan/snapscan/report"
 )
 
 // FuzzRecoveredHive drives what a check does with a dirty hive and a hostile
@@ -67,9 +68,9 @@ func FuzzRecoveredHive(f *testing.F) {
 		h, keys := read()
 		h2, keys2 := read()
 		switch {
-		case h.recovery.State != recoveryReplayed && h.recovery.State != recoveryDirty:
+		case h.recovery.State != report.RecoveryReplayed && h.recovery.State != report.RecoveryDirty:
 			t.Fatalf("state %q for a dirty hive", h.recovery.State)
-		case h.recovery.State == recoveryReplayed && h.recovery.Transactions < 1:
+		case h.recovery.State == report.RecoveryReplayed && h.recovery.Transactions < 1:
 			t.Fatalf("replayed with %d entries", h.recovery.Transactions)
 		case !reflect.DeepEqual(h.recovery, h2.recovery) || !bytes.Equal(h.data, h2.data) || !reflect.DeepEqual(keys, keys2):
 			t.Fatal("two reads of the same log differ")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/snapscan/snapscan/artifact/hivelog"
 	"github.com/snapscan/snapscan/internal/testimg"
+	"github.com/snapscan/snapscan/report"
 )
 
 // hiveKeys is what regipy's compare_hives looks at: every key path with its
@@ -269,9 +270,9 @@ func TestRecoveredValuesThroughOpenHive(t *testing.T) {
 					got = v.Text()
 				}
 			}
-			want, state := c.before, recoveryDirty
+			want, state := c.before, report.RecoveryDirty
 			if withLogs {
-				want, state = c.want, recoveryReplayed
+				want, state = c.want, report.RecoveryReplayed
 			}
 			if got != want || h.recovery.State != state {
 				t.Errorf("%s (logs %v): %s\\%s = %q, hive %s; want %q, %s", c.name, withLogs, c.key, c.value, got, h.recovery.State, want, state)
